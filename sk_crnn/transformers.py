@@ -1,0 +1,289 @@
+"""scikit-learn transformers from raw waveforms to spectrogram features."""
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import check_device, check_options, check_scalar, check_waveforms
+from .features import PAD_MODES, MelPlan
+
+_DTYPES = ("float32", "float64", "float16")
+
+
+class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
+    """Turn raw waveforms into log-mel spectrograms (or MFCCs), batched with torch.
+
+    The values equal ``librosa.feature.melspectrogram`` followed by ``librosa.power_to_db``
+    (or ``librosa.feature.mfcc``) applied clip by clip with the same parameters, up to
+    float32 rounding, but the short-time Fourier transform of many clips runs at once on the
+    CPU threads or a CUDA device. ``fit`` fixes the number of frames, so every later call of
+    ``transform`` returns the same shape: clips are zero-padded or cropped at the end.
+
+    Parameters
+    ----------
+    sr : float, default=22050
+        Sample rate of the waveforms, in Hz.
+    n_fft : int, default=2048
+        FFT size in samples.
+    hop_length : int, default=512
+        Samples between successive frames.
+    win_length : int, default=None
+        Window length (``<= n_fft``); ``None`` means ``n_fft``.
+    window : str, tuple or float, default="hann"
+        Window specification, as in ``librosa.filters.get_window``.
+    center : bool, default=True
+        Pad the signal by ``n_fft // 2`` on both sides so that frame ``t`` is centred at
+        ``t * hop_length``.
+    pad_mode : {"constant", "reflect", "edge"}, default="constant"
+        Padding used when ``center=True``.
+    n_mels : int, default=128
+        Number of mel bands.
+    fmin : float, default=0.0
+        Lowest frequency of the filterbank, in Hz.
+    fmax : float, default=None
+        Highest frequency, in Hz; ``None`` means ``sr / 2``.
+    power : float, default=2.0
+        Exponent of the magnitude: 2 for power, 1 for energy.
+    htk : bool, default=False
+        Use the HTK mel formula instead of Slaney's.
+    norm : {"slaney"}, float or None, default="slaney"
+        Filterbank normalisation, as in ``librosa.filters.mel``.
+    scale : {"db", "log"} or None, default="db"
+        ``"db"``: ``librosa.power_to_db`` with ``ref``, ``amin`` and ``top_db`` (computed per
+        clip); ``"log"``: ``log(S + amin)``; ``None``: the linear mel spectrogram.
+    ref : float or callable, default=1.0
+        Reference for ``"db"``; a callable such as ``np.max`` is applied to each clip.
+    amin : float, default=1e-10
+        Floor of the magnitude for ``"db"``; the offset inside the logarithm for ``"log"``.
+    top_db : float or None, default=80.0
+        For ``"db"``: clip values more than ``top_db`` below each clip's peak.
+    n_mfcc : int, default=None
+        When set, output this many MFCCs (orthonormal DCT-II of the log-mel bands, as
+        ``librosa.feature.mfcc``) instead of the mel bands. Needs ``scale="db"`` or ``"log"``.
+    duration : float, default=None
+        Clip length in seconds that every clip is padded or cropped to. ``None``: ``fit``
+        takes the length of the longest training clip.
+    normalize : {"band"} or None, default=None
+        ``"band"``: standardise each band with the mean and standard deviation learned in
+        ``fit`` (over clips and frames).
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. The output is always a numpy array.
+    batch_size : int, default=64
+        Clips transformed per chunk; bounds the temporary memory.
+    dtype : {"float32", "float64", "float16"}, default="float32"
+        Data type of the output.
+
+    Attributes
+    ----------
+    n_samples_ : int
+        Length, in samples, every clip is padded or cropped to.
+    n_frames_ : int
+        Number of frames of the output.
+    n_bands_ : int
+        ``n_mels``, or ``n_mfcc`` when set.
+    band_mean_, band_std_ : ndarray of shape (n_bands_,)
+        Band statistics; only with ``normalize="band"``.
+
+    See Also
+    --------
+    librosa.feature.melspectrogram : The per-clip reference implementation.
+
+    Notes
+    -----
+    ``top_db`` and a callable ``ref`` act on each clip separately, as when librosa is called on
+    one clip at a time; calling librosa on a whole batch instead uses the batch maximum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_crnn import MelSpectrogramTransformer
+    >>> X = np.random.default_rng(0).uniform(-0.1, 0.1, size=(4, 16000)).astype(np.float32)
+    >>> mel = MelSpectrogramTransformer(sr=16000, n_mels=40, hop_length=256).fit(X)
+    >>> mel.transform(X).shape
+    (4, 40, 63)
+    """
+
+    def __init__(self, *, sr=22050, n_fft=2048, hop_length=512, win_length=None, window="hann",
+                 center=True, pad_mode="constant", n_mels=128, fmin=0.0, fmax=None, power=2.0,
+                 htk=False, norm="slaney", scale="db", ref=1.0, amin=1e-10, top_db=80.0,
+                 n_mfcc=None, duration=None, normalize=None, device="cpu", batch_size=64,
+                 dtype="float32"):
+        self.sr = sr
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.win_length = win_length
+        self.window = window
+        self.center = center
+        self.pad_mode = pad_mode
+        self.n_mels = n_mels
+        self.fmin = fmin
+        self.fmax = fmax
+        self.power = power
+        self.htk = htk
+        self.norm = norm
+        self.scale = scale
+        self.ref = ref
+        self.amin = amin
+        self.top_db = top_db
+        self.n_mfcc = n_mfcc
+        self.duration = duration
+        self.normalize = normalize
+        self.device = device
+        self.batch_size = batch_size
+        self.dtype = dtype
+
+    # -- parameters -------------------------------------------------------------------------
+    def _validate_params(self):
+        check_scalar(self.sr, "sr", "real", low=0, low_inclusive=False)
+        check_scalar(self.n_fft, "n_fft", "int", low=1)
+        check_scalar(self.hop_length, "hop_length", "int", low=1)
+        check_scalar(self.win_length, "win_length", "int", low=1, high=self.n_fft,
+                     allow_none=True)
+        check_options(self.pad_mode, "pad_mode", list(PAD_MODES))
+        check_scalar(self.n_mels, "n_mels", "int", low=1)
+        check_scalar(self.fmin, "fmin", "real", low=0)
+        check_scalar(self.fmax, "fmax", "real", low=0, low_inclusive=False, allow_none=True)
+        fmax = self.sr / 2 if self.fmax is None else self.fmax
+        if self.fmin >= fmax:
+            raise ValueError(f"fmin={self.fmin} must be below fmax={fmax} (fmax defaults to "
+                             "sr / 2); lower fmin or raise fmax.")
+        check_scalar(self.power, "power", "real", low=0, low_inclusive=False)
+        check_options(self.scale, "scale", ["db", "log", None])
+        if not callable(self.ref):
+            check_scalar(self.ref, "ref", "real", low=0, low_inclusive=False)
+        check_scalar(self.amin, "amin", "real", low=0, low_inclusive=False)
+        check_scalar(self.top_db, "top_db", "real", low=0, allow_none=True)
+        check_scalar(self.n_mfcc, "n_mfcc", "int", low=1, high=self.n_mels, allow_none=True)
+        if self.n_mfcc is not None and self.scale is None:
+            raise ValueError("n_mfcc needs a logarithmic scale; set scale='db' (as "
+                             "librosa.feature.mfcc) or 'log', or set n_mfcc=None.")
+        check_scalar(self.duration, "duration", "real", low=0, low_inclusive=False,
+                     allow_none=True)
+        check_options(self.normalize, "normalize", ["band", None])
+        check_scalar(self.batch_size, "batch_size", "int", low=1)
+        check_options(np.dtype(self.dtype).name if _is_dtype(self.dtype) else self.dtype,
+                      "dtype", _DTYPES)
+        if not self.center and self.duration is not None:
+            n = int(round(self.duration * self.sr))
+            if n < self.n_fft:
+                raise ValueError(f"duration={self.duration} s is {n} samples, shorter than "
+                                 f"n_fft={self.n_fft} with center=False; give a longer "
+                                 "duration, a smaller n_fft or center=True.")
+        return check_device(self.device)
+
+    def _plan(self, device):
+        win_length = self.n_fft if self.win_length is None else self.win_length
+        return MelPlan(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length,
+                       win_length=win_length, window=self.window, center=self.center,
+                       pad_mode=self.pad_mode, n_mels=self.n_mels, fmin=self.fmin,
+                       fmax=self.fmax, power=float(self.power), htk=self.htk, norm=self.norm,
+                       scale=self.scale, ref=self.ref, amin=self.amin, top_db=self.top_db,
+                       n_mfcc=self.n_mfcc, device=device)
+
+    # -- scikit-learn API -------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Fix the output length (and the band statistics) from training waveforms.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_samples) or list of 1-D arrays
+            Mono float waveforms at ``sr`` Hz; clips of a list may differ in length.
+        y : ignored
+            Present for the Pipeline API.
+
+        Returns
+        -------
+        self : MelSpectrogramTransformer
+        """
+        device = self._validate_params()
+        X = check_waveforms(X)
+        if self.duration is not None:
+            n_samples = int(round(self.duration * self.sr))
+        else:
+            n_samples = X.shape[1] if isinstance(X, np.ndarray) else max(len(c) for c in X)
+        plan = self._plan(device)
+        n_frames = plan.n_frames(n_samples)
+        if n_frames < 1:
+            raise ValueError(f"The clips are {n_samples} samples long, shorter than "
+                             f"n_fft={self.n_fft} with center=False, so they give no frame; "
+                             "use center=True, a smaller n_fft or longer clips.")
+        if self.pad_mode == "reflect" and self.center and n_samples <= self.n_fft // 2:
+            raise ValueError(f"pad_mode='reflect' needs clips longer than n_fft // 2 = "
+                             f"{self.n_fft // 2} samples; got {n_samples}. Use "
+                             "pad_mode='constant' or a smaller n_fft.")
+        self.n_samples_ = n_samples
+        self.n_frames_ = n_frames
+        self.n_bands_ = self.n_mels if self.n_mfcc is None else self.n_mfcc
+        if self.normalize == "band":
+            feats = self._compute(X, plan, np.float32)
+            self.band_mean_ = feats.mean(axis=(0, 2), dtype=np.float64)
+            self.band_std_ = feats.std(axis=(0, 2), dtype=np.float64)
+        elif hasattr(self, "band_mean_"):
+            del self.band_mean_, self.band_std_
+        return self
+
+    def transform(self, X):
+        """Compute the features of waveforms.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_samples) or list of 1-D arrays
+            Mono float waveforms at ``sr`` Hz, of any lengths: each is zero-padded or cropped
+            at the end to ``n_samples_``.
+
+        Returns
+        -------
+        features : ndarray of shape (n_clips, n_bands_, n_frames_)
+            Log-mel spectrograms (or MFCCs), in ``dtype``.
+        """
+        check_is_fitted(self, "n_frames_")
+        device = self._validate_params()
+        X = check_waveforms(X)
+        return self._compute(X, self._plan(device), np.dtype(self.dtype))
+
+    def _compute(self, X, plan, dtype):
+        n_clips = X.shape[0] if isinstance(X, np.ndarray) else len(X)
+        out = np.empty((n_clips, self.n_bands_, self.n_frames_), dtype=dtype)
+        n = self.n_samples_
+        fixed = isinstance(X, np.ndarray) and X.shape[1] == n
+        normalize = self.normalize == "band" and hasattr(self, "band_mean_")
+        if normalize:
+            mean = torch.as_tensor(self.band_mean_, dtype=torch.float32, device=plan.device)
+            scale = 1.0 / torch.clamp(torch.as_tensor(self.band_std_, dtype=torch.float32,
+                                                      device=plan.device), min=1e-8)
+        with torch.inference_mode():
+            for start in range(0, n_clips, self.batch_size):
+                stop = min(start + self.batch_size, n_clips)
+                if fixed:
+                    chunk = np.ascontiguousarray(X[start:stop], dtype=np.float32)
+                else:
+                    chunk = np.zeros((stop - start, n), dtype=np.float32)
+                    for row, clip in enumerate(X[start:stop]):
+                        m = min(n, clip.shape[0])
+                        chunk[row, :m] = clip[:m]
+                feats = plan(torch.from_numpy(chunk).to(plan.device))
+                if normalize:
+                    feats = (feats - mean) * scale
+                feats = feats.transpose(1, 2)
+                if dtype != np.float32:
+                    feats = feats.to(_TORCH_DTYPES[np.dtype(dtype).name])
+                out[start:stop] = feats.cpu().numpy()
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+_TORCH_DTYPES = {"float16": torch.float16, "float64": torch.float64, "float32": torch.float32}
+
+
+def _is_dtype(value):
+    try:
+        np.dtype(value)
+    except TypeError:
+        return False
+    return True

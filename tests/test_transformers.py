@@ -1,0 +1,261 @@
+"""Tests of MelSpectrogramTransformer: librosa parity, shapes, persistence and bad input."""
+
+import pickle
+from pathlib import Path
+
+import joblib
+import librosa
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from sk_crnn import MelSpectrogramTransformer
+from sk_crnn.datasets import make_tone_clips
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "keywords.npz"
+
+
+def speechlike(n_clips=6, sr=16000, seconds=1.0, seed=0):
+    """Harmonic notes, noise bursts and true silence: a wide dynamic range like real audio."""
+    X, _ = make_tone_clips(n_clips, sr=sr, duration=seconds, noise=0.0, random_state=seed)
+    rng = np.random.default_rng(seed)
+    for clip in X:
+        a = rng.integers(0, clip.size // 2)
+        clip[a:a + clip.size // 10] += 0.05 * rng.standard_normal(clip.size // 10)
+    return X
+
+
+def librosa_reference(X, *, ref=1.0, amin=1e-10, top_db=80.0, n_mfcc=None, **params):
+    out = []
+    for x in X:
+        S = librosa.feature.melspectrogram(y=x, **params)
+        db = librosa.power_to_db(S, ref=ref, amin=amin, top_db=top_db)
+        out.append(db if n_mfcc is None else librosa.feature.mfcc(S=db, n_mfcc=n_mfcc))
+    return np.stack(out)
+
+
+# Tolerance held in dB (and in MFCC units): float32 FFTs of torch and numpy differ in rounding.
+TOL_DB = 0.01
+
+PARAM_SETS = [
+    dict(sr=16000),
+    dict(sr=16000, n_fft=512, hop_length=160, n_mels=40, fmin=20.0, fmax=7600.0, htk=True),
+    dict(sr=16000, n_fft=400, hop_length=160, win_length=320, window="hamming", center=False,
+         power=1.0, norm=None),
+    dict(sr=22050, n_fft=1024, hop_length=256, pad_mode="reflect", n_mels=64),
+    dict(sr=16000, n_fft=1024, hop_length=256, pad_mode="edge", n_mels=64),
+]
+
+
+@pytest.mark.parametrize("params", PARAM_SETS)
+def test_matches_librosa_db(params):
+    X = speechlike(sr=params["sr"])
+    ours = MelSpectrogramTransformer(**params).fit_transform(X)
+    ref = librosa_reference(X, **params)
+    assert ours.dtype == np.float32
+    assert ours.shape == ref.shape
+    assert np.abs(ours - ref).max() <= TOL_DB
+
+
+@pytest.mark.parametrize("params", PARAM_SETS[:3])
+def test_matches_librosa_mfcc(params):
+    X = speechlike(sr=params["sr"])
+    ours = MelSpectrogramTransformer(n_mfcc=13, **params).fit_transform(X)
+    ref = librosa_reference(X, n_mfcc=13, **params)
+    assert ours.shape == (len(X), 13, ref.shape[-1])
+    assert np.abs(ours - ref).max() <= TOL_DB
+
+
+def test_matches_librosa_ref_max_and_no_top_db():
+    X = speechlike()
+    ours = MelSpectrogramTransformer(sr=16000, ref=np.max, top_db=None).fit_transform(X)
+    ref = librosa_reference(X, sr=16000, ref=np.max, top_db=None)
+    # Without top_db, near-silent bins reach -100 dB where float32 rounding of tiny powers
+    # matters more; hold a looser bound there.
+    assert np.abs(ours - ref).max() <= 0.1
+    assert np.abs(ours - ref)[ref > -80].max() <= TOL_DB
+
+
+@pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data is absent")
+def test_matches_librosa_on_real_speech():
+    data = np.load(SHARED_DATA)
+    X = data["clean_test"][::97][:8].astype(np.float32) / 32767
+    params = dict(sr=16000, n_fft=512, hop_length=160, n_mels=64)
+    ours = MelSpectrogramTransformer(**params).fit_transform(X)
+    assert np.abs(ours - librosa_reference(X, **params)).max() <= TOL_DB
+
+
+def test_linear_and_log_scales():
+    X = speechlike(n_clips=3)
+    params = dict(sr=16000, n_fft=512, hop_length=256, n_mels=32)
+    linear = MelSpectrogramTransformer(scale=None, **params).fit_transform(X)
+    S = np.stack([librosa.feature.melspectrogram(y=x, **params) for x in X])
+    np.testing.assert_allclose(linear, S, rtol=1e-4, atol=1e-6 * S.max())
+    log = MelSpectrogramTransformer(scale="log", amin=1e-6, **params).fit_transform(X)
+    np.testing.assert_allclose(log, np.log(S + 1e-6), atol=1e-3)
+
+
+def test_batched_equals_per_clip_and_batch_size_invariance():
+    X = speechlike(n_clips=7)
+    t = MelSpectrogramTransformer(sr=16000, n_mels=32, batch_size=3).fit(X)
+    full = t.transform(X)
+    one = np.concatenate([t.transform(X[i:i + 1]) for i in range(len(X))])
+    np.testing.assert_array_equal(full, one)
+    other = clone(t).set_params(batch_size=100).fit(X).transform(X)
+    np.testing.assert_allclose(full, other, atol=1e-4)
+
+
+def test_variable_length_list_is_padded_to_longest():
+    X, _ = make_tone_clips(5, sr=8000, duration=0.5, varying_length=True, random_state=0)
+    t = MelSpectrogramTransformer(sr=8000, n_fft=256, hop_length=128, n_mels=16).fit(X)
+    longest = max(len(c) for c in X)
+    assert t.n_samples_ == longest
+    assert t.n_frames_ == 1 + longest // 128
+    out = t.transform(X)
+    assert out.shape == (5, 16, t.n_frames_)
+    # A clip equals its explicitly zero-padded twin.
+    padded = np.zeros(longest, np.float32)
+    padded[: len(X[0])] = X[0]
+    np.testing.assert_array_equal(out[0], t.transform(padded[np.newaxis])[0])
+    # Object arrays and tuples are accepted like lists.
+    obj = np.empty(len(X), dtype=object)
+    obj[:] = X
+    np.testing.assert_array_equal(t.transform(obj), out)
+    np.testing.assert_array_equal(t.transform(tuple(X)), out)
+
+
+def test_transform_pads_or_crops_to_fitted_length():
+    X = speechlike(n_clips=2, seconds=0.5)
+    t = MelSpectrogramTransformer(sr=16000, n_mels=16, hop_length=256).fit(X)
+    longer = np.concatenate([X, X], axis=1)
+    shorter = X[:, :1000]
+    assert t.transform(longer).shape == t.transform(shorter).shape == (2, 16, t.n_frames_)
+    np.testing.assert_array_equal(t.transform(longer), t.transform(X))
+
+
+def test_duration_fixes_length():
+    X = speechlike(n_clips=2, seconds=0.5)
+    t = MelSpectrogramTransformer(sr=16000, hop_length=400, duration=1.0).fit(X)
+    assert t.n_samples_ == 16000
+    assert t.transform(X).shape[-1] == 1 + 16000 // 400
+
+
+def test_band_normalization():
+    X = speechlike(n_clips=6)
+    t = MelSpectrogramTransformer(sr=16000, n_mels=24, normalize="band").fit(X)
+    out = t.transform(X)
+    assert t.band_mean_.shape == t.band_std_.shape == (24,)
+    np.testing.assert_allclose(out.mean(axis=(0, 2)), 0, atol=1e-3)
+    np.testing.assert_allclose(out.std(axis=(0, 2)), 1, atol=1e-3)
+    raw = clone(t).set_params(normalize=None).fit(X)
+    assert not hasattr(raw, "band_mean_")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64", np.float32])
+def test_output_dtype(dtype):
+    X = speechlike(n_clips=2)
+    out = MelSpectrogramTransformer(sr=16000, n_mels=16, dtype=dtype).fit_transform(X)
+    assert out.dtype == np.dtype(dtype)
+
+
+def test_float64_input_gives_float32_output():
+    X = speechlike(n_clips=2).astype(np.float64)
+    out = MelSpectrogramTransformer(sr=16000, n_mels=16).fit_transform(X)
+    assert out.dtype == np.float32
+
+
+def test_clone_params_pickle_and_joblib_round_trip(tmp_path):
+    X = speechlike(n_clips=3)
+    t = MelSpectrogramTransformer(sr=16000, n_mels=20, normalize="band", n_mfcc=10).fit(X)
+    expected = t.transform(X)
+    c = clone(t)
+    assert c.get_params() == t.get_params()
+    assert not hasattr(c, "n_frames_")
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(t)).transform(X), expected)
+    joblib.dump(t, tmp_path / "t.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "t.joblib").transform(X), expected)
+    t.set_params(n_mels=30)
+    assert t.get_params()["n_mels"] == 30
+
+
+def test_not_fitted():
+    with pytest.raises(NotFittedError):
+        MelSpectrogramTransformer().transform(np.zeros((1, 100), np.float32))
+
+
+# -- bad input --------------------------------------------------------------------------------
+GOOD = np.zeros((3, 4000), np.float32)
+
+
+@pytest.mark.parametrize(
+    "X, exc, match",
+    [
+        (np.array([[0.1, np.nan, 0.2] * 100, [0.0] * 300], np.float32), ValueError,
+         "Clip 0 contains NaN"),
+        ([np.zeros(300, np.float32), np.array([0.0, np.inf] * 150)], ValueError,
+         "Clip 1 contains NaN or infinite"),
+        ([np.zeros(300, np.float32), np.zeros(0, np.float32)], ValueError, "Clip 1 is empty"),
+        (np.zeros((2, 300), np.int16), TypeError, "32768"),
+        ([np.zeros(300, np.float32), np.zeros(300, np.int32)], TypeError, "Clip 1 holds integer"),
+        (np.zeros((2, 2, 300), np.float32), ValueError, "Down-mix"),
+        ([np.zeros((2, 300), np.float32)], ValueError, "Clip 0 has shape.*clip.mean"),
+        (np.float32(0.5), ValueError, "0-D"),
+        (np.zeros(300, np.float32), ValueError, "clip\\[np.newaxis"),
+        (np.array([["a", "b"]]), TypeError, "dtype <U1"),
+        (["file.wav", "other.wav"], TypeError, "Clip 0 is a str"),
+        ([], ValueError, "No clips"),
+        (np.zeros((2, 300), bool), TypeError, "booleans"),
+    ],
+)
+def test_bad_input_messages(X, exc, match):
+    t = MelSpectrogramTransformer(sr=16000, n_fft=256, hop_length=128, n_mels=16)
+    with pytest.raises(exc, match=match):
+        t.fit(X)
+    t.fit(GOOD)
+    with pytest.raises(exc, match=match):
+        t.transform(X)
+
+
+@pytest.mark.parametrize(
+    "params, exc, match",
+    [
+        (dict(n_fft=0), ValueError, "n_fft must be >= 1"),
+        (dict(n_fft=2.5), TypeError, "n_fft must be an integer"),
+        (dict(hop_length=-1), ValueError, "hop_length"),
+        (dict(win_length=4096), ValueError, "win_length must be <= 2048"),
+        (dict(scale="power"), ValueError, "scale must be one of"),
+        (dict(pad_mode="wrap"), ValueError, "pad_mode must be one of"),
+        (dict(n_mfcc=200), ValueError, "n_mfcc must be <= 128"),
+        (dict(n_mfcc=13, scale=None), ValueError, "n_mfcc needs a logarithmic scale"),
+        (dict(fmin=9000.0), ValueError, "fmin=9000.0 must be below fmax"),
+        (dict(sr=-1), ValueError, "sr must be > 0"),
+        (dict(normalize="global"), ValueError, "normalize must be one of"),
+        (dict(dtype="int8"), ValueError, "dtype must be one of"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(amin=0.0), ValueError, "amin must be > 0"),
+        (dict(device="tpu"), ValueError, "device='tpu'"),
+        (dict(center=False, n_fft=8192), ValueError, "no frame"),
+    ],
+)
+def test_invalid_params_raise_in_fit_not_init(params, exc, match):
+    t = MelSpectrogramTransformer(sr=params.pop("sr", 16000), **params)  # no error here
+    with pytest.raises(exc, match=match):
+        t.fit(GOOD)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")
+def test_cuda_without_cuda_says_so():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        MelSpectrogramTransformer(device="cuda").fit(GOOD)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    X = speechlike()
+    cpu = MelSpectrogramTransformer(sr=16000).fit_transform(X)
+    gpu = MelSpectrogramTransformer(sr=16000, device="cuda").fit_transform(X)
+    assert isinstance(gpu, np.ndarray)
+    assert np.abs(cpu - gpu).max() <= TOL_DB
