@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 
@@ -81,6 +82,11 @@ def _check_clip_dtype(dtype, where):
         )
     if dtype.kind == "b":
         raise TypeError(f"{where} holds booleans; audio must be floating point samples.")
+    if dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {where} has dtype {dtype}; pass real waveforms "
+            "(for example np.real(x))."
+        )
     raise TypeError(
         f"{where} has dtype {dtype}, which is not numeric audio; pass floating point samples."
     )
@@ -111,6 +117,18 @@ def check_waveforms(X):
     waveforms : ndarray of shape (n_clips, n_samples) or list of ndarray
         Float32 (or float64) samples; a 2-D array is returned when all clips have one length.
     """
+    if sp.issparse(X):
+        raise TypeError(
+            "Sparse input is not supported: waveforms must be a dense array; use X.toarray()."
+        )
+    if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 2:
+        try:  # a 2-D object array of numbers is a table of samples
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"Could not read the object array as float samples ({exc}); pass a 2-D float "
+                "array (n_clips, n_samples) or a list of 1-D float arrays."
+            ) from exc
     if isinstance(X, np.ndarray) and X.dtype != object:
         arr = X
     elif isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object):
@@ -169,7 +187,8 @@ def check_waveforms(X):
     if arr.ndim == 1:
         raise ValueError(
             f"Got a 1-D array of {arr.shape[0]} values; pass a 2-D array (n_clips, n_samples). "
-            "For a single clip use clip[np.newaxis, :], for clips of different lengths a list."
+            "Reshape your data: for a single clip use clip[np.newaxis, :], for clips of "
+            "different lengths pass a list."
         )
     if arr.ndim > 2:
         raise ValueError(
@@ -186,6 +205,9 @@ def check_waveforms(X):
     if arr.shape[0] == 0:
         raise ValueError("No clips were given (0 rows); pass at least one waveform.")
     if arr.shape[1] == 0:
-        raise ValueError("The clips are empty (0 samples each); pass non-empty waveforms.")
+        raise ValueError(
+            f"The clips are empty: got 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+            "required; pass non-empty waveforms."
+        )
     _check_finite(arr)
     return arr
