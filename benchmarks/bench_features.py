@@ -14,6 +14,8 @@ peak memory each method adds above its inputs (measured in a fresh process per m
 """
 
 import argparse
+import ctypes
+import gc
 import multiprocessing as mp
 import time
 
@@ -82,6 +84,8 @@ def _peak_child(name, workload, threads, queue):
     torch.set_num_threads(threads)
     X = make_clips(**workload)
     METHODS[name](X[:2], workload["sr"])  # warm up: imports, caches, thread pools
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # return freed heap pages so reuse shows as growth
     with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM) to the current RSS
         f.write("5")
     before = _status_kib("VmRSS")

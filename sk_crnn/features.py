@@ -13,6 +13,8 @@ import scipy.fft
 import torch
 
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
+#: Frames transformed per FFT block (all clips of a chunk together).
+FRAME_BLOCK = 256
 
 
 def n_frames_for(n_samples, *, n_fft, hop_length, center):
@@ -122,15 +124,20 @@ class MelPlan:
             else:
                 x = torch.nn.functional.pad(x[:, None, :], (pad, pad), mode=mode)[:, 0]
         frames = x.unfold(-1, self.n_fft, self.hop_length)  # (batch, n_frames, n_fft) view
-        spec = torch.fft.rfft(frames * self.window, dim=-1)
-        parts = torch.view_as_real(spec)  # (batch, n_frames, n_freq, 2), shares memory
-        parts.square_()
-        power = parts[..., 0] + parts[..., 1]  # |X|^2
-        del spec, parts
-        if self.power != 2.0:
-            power.pow_(self.power / 2.0)
-        mel = torch.matmul(power, self.mel_t)  # (batch, n_frames, n_mels)
-        del power
+        batch, n_frames = frames.shape[:2]
+        mel = torch.empty((batch, n_frames, self.mel_t.shape[1]), dtype=x.dtype, device=x.device)
+        # The FFT runs over blocks of about FRAME_BLOCK frames: the temporaries stay in cache,
+        # which is much faster than one pass over the whole chunk and bounds memory for long
+        # clips to the block, whatever their length.
+        step = max(1, FRAME_BLOCK // batch)
+        for start in range(0, n_frames, step):
+            spec = torch.fft.rfft(frames[:, start:start + step] * self.window, dim=-1)
+            parts = torch.view_as_real(spec)  # (batch, step, n_freq, 2), shares memory
+            parts.square_()
+            power = parts[..., 0] + parts[..., 1]  # |X|^2
+            if self.power != 2.0:
+                power.pow_(self.power / 2.0)
+            mel[:, start:start + step] = torch.matmul(power, self.mel_t)
         mel = self._scale(mel)
         if self.dct_t is not None:
             mel = torch.matmul(mel, self.dct_t)
