@@ -1,5 +1,15 @@
 """sk_crnn: convolutional recurrent neural networks for audio, as scikit-learn estimators."""
 
+from .estimators import CRNNClassifier, CRNNRegressor
+from .modules import CRNN
 from .transformers import MelSpectrogramTransformer
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "CRNN",
+    "CRNNClassifier",
+    "CRNNRegressor",
+    "MelSpectrogramTransformer",
+    "__version__",
+]

@@ -82,7 +82,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         Number of frames of the output.
     n_bands_ : int
         ``n_mels``, or ``n_mfcc`` when set.
-    band_mean_, band_std_ : ndarray of shape (n_bands_,)
+    band_mean_, band_std_ : ndarray of shape (n_bands,)
         Band statistics; only with ``normalize="band"``.
 
     See Also
@@ -234,13 +234,22 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_clips, n_bands_, n_frames_)
-            Log-mel spectrograms (or MFCCs), in ``dtype``.
+        features : ndarray of shape (n_clips, n_bands, n_frames)
+            Log-mel spectrograms (or MFCCs), in ``dtype``; ``n_bands`` is ``n_bands_`` and
+            ``n_frames`` is ``n_frames_``.
         """
         check_is_fitted(self, "n_frames_")
         device = self._validate_params()
+        plan = self._plan(device)
+        n_bands = self.n_mels if self.n_mfcc is None else self.n_mfcc
+        if (n_bands, plan.n_frames(self.n_samples_)) != (self.n_bands_, self.n_frames_):
+            raise ValueError(
+                "The parameters changed after fit: they now give (n_bands, n_frames)="
+                f"{(n_bands, plan.n_frames(self.n_samples_))} instead of the fitted "
+                f"{(self.n_bands_, self.n_frames_)}; call fit again after set_params."
+            )
         X = check_waveforms(X)
-        return self._compute(X, self._plan(device), np.dtype(self.dtype))
+        return self._compute(X, plan, np.dtype(self.dtype))
 
     def _compute(self, X, plan, dtype):
         n_clips = X.shape[0] if isinstance(X, np.ndarray) else len(X)

@@ -180,6 +180,15 @@ def test_clone_params_pickle_and_joblib_round_trip(tmp_path):
     assert t.get_params()["n_mels"] == 30
 
 
+def test_params_changed_after_fit_need_a_refit():
+    X = speechlike(n_clips=2)
+    t = MelSpectrogramTransformer(sr=16000, n_mels=16).fit(X)
+    t.set_params(n_mels=24)
+    with pytest.raises(ValueError, match="call fit again"):
+        t.transform(X)
+    assert t.fit(X).transform(X).shape[1] == 24
+
+
 def test_not_fitted():
     with pytest.raises(NotFittedError):
         MelSpectrogramTransformer().transform(np.zeros((1, 100), np.float32))

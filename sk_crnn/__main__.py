@@ -1,0 +1,8 @@
+"""``python -m sk_crnn``: the same as the ``sk-crnn`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
