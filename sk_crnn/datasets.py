@@ -1,9 +1,12 @@
-"""Generated audio datasets that need no download."""
+"""Generated audio datasets that need no download, and a loader for folders of audio files."""
+
+import itertools
+from pathlib import Path
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_scalar
+from ._validation import check_options, check_scalar
 
 
 def _harmonic_note(rng, t, f0, sr, n_harmonics=5):
@@ -81,3 +84,244 @@ def make_tone_clips(n_samples=100, *, sr=16000, duration=0.5, n_classes=2, noise
     if varying_length:
         return clips, y
     return np.stack(clips), y
+
+
+# -- sound events whose order in time is the class -------------------------------------------
+_EVENT_TYPES = ("chirp", "noise", "tone")
+
+
+def _ramp_envelope(n, sr, ramp=0.01):
+    """Flat envelope with raised-cosine ramps of ``ramp`` seconds at both ends."""
+    r = max(1, min(n // 2, int(ramp * sr)))
+    env = np.ones(n)
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.arange(r) / r)
+    env[:r] = fade
+    env[n - r:] = fade[::-1]
+    return env
+
+
+def _event(kind, rng, n, sr):
+    """One event of ``n`` samples, peak 1: a rising chirp, a noise burst or a harmonic tone."""
+    t = np.arange(n) / sr
+    nyq = sr / 2
+    if kind == "chirp":  # exponential sweep up by 1 to 2 octaves
+        f0 = min(rng.uniform(300.0, 900.0), 0.2 * nyq)
+        f1 = min(f0 * rng.uniform(2.0, 4.0), 0.85 * nyq)
+        freq = f0 * (f1 / f0) ** (t / max(t[-1], 1e-9))
+        wave = np.sin(2 * np.pi * np.cumsum(freq) / sr)
+    elif kind == "noise":  # white noise band-passed to a 1.2-octave band
+        fc = min(rng.uniform(1500.0, 4000.0), 0.5 * nyq)
+        spec = np.fft.rfft(rng.standard_normal(n))
+        f = np.fft.rfftfreq(n, 1 / sr)
+        spec[(f < fc / 1.5) | (f > fc * 1.5)] = 0
+        wave = np.fft.irfft(spec, n)
+    else:  # "tone": harmonic note with vibrato
+        wave = _harmonic_note(rng, t, min(rng.uniform(150.0, 400.0), 0.1 * nyq), sr)
+    wave = wave * _ramp_envelope(n, sr)
+    peak = np.abs(wave).max()
+    return wave / peak if peak > 0 else wave
+
+
+def make_event_sequences(n_samples=200, *, sr=16000, duration=1.0, n_events=2, noise=0.05,
+                         random_state=None):
+    """Clips of the same sound events in different orders: a task that needs time order.
+
+    Every clip holds the same ``n_events`` distinct events over white noise: a rising chirp,
+    a band-limited noise burst and (for ``n_events=3``) a harmonic tone. The class is the
+    order in which they occur, such as ``"chirp_then_noise"`` or ``"noise_then_chirp"``. Each
+    event's level, frequencies and length, and the gaps between the events, are drawn the
+    same way for every class, so features pooled over time (the mean and standard deviation
+    of each mel band, a bag of frames) carry no information on the class and a classifier on
+    them stays at chance, while a model that reads the order of the frames (a CRNN) can
+    separate the classes.
+
+    Parameters
+    ----------
+    n_samples : int, default=200
+        Number of clips.
+    sr : int, default=16000
+        Sample rate in Hz.
+    duration : float, default=1.0
+        Clip length in seconds. The events fill 30 % to 60 % of it, without overlapping.
+    n_events : {2, 3}, default=2
+        Number of distinct events per clip; there are ``n_events!`` classes (2 or 6).
+    noise : float, default=0.05
+        Standard deviation of the background noise (events peak between 0.15 and 0.5).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the generator.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, round(duration * sr))
+        Float32 waveforms in [-1, 1].
+    y : ndarray of shape (n_samples,)
+        Class name of each clip (str), the event names joined by ``"_then_"``; the classes
+        take turns, so ``y`` is balanced. The sorted class names are ``np.unique(y)``.
+
+    See Also
+    --------
+    make_tone_clips : A task that one spectrum per clip already solves.
+
+    Examples
+    --------
+    >>> from sk_crnn.datasets import make_event_sequences
+    >>> X, y = make_event_sequences(4, sr=8000, duration=0.5, random_state=0)
+    >>> X.shape, y.tolist()
+    ((4, 4000), ['chirp_then_noise', 'noise_then_chirp', 'chirp_then_noise', 'noise_then_chirp'])
+    """
+    check_scalar(n_samples, "n_samples", "int", low=1)
+    check_scalar(sr, "sr", "int", low=1000)
+    check_scalar(duration, "duration", "real", low=0, low_inclusive=False)
+    check_scalar(n_events, "n_events", "int", low=2, high=len(_EVENT_TYPES))
+    check_scalar(noise, "noise", "real", low=0)
+    n = int(round(duration * sr))
+    if n < 64 * n_events:
+        raise ValueError(f"duration={duration} s is {n} samples at sr={sr}, too short for "
+                         f"{n_events} events; use at least {64 * n_events / sr:.3g} s.")
+    rng = check_random_state(random_state)
+    kinds = _EVENT_TYPES[:n_events]
+    orders = list(itertools.permutations(range(n_events)))
+    classes = np.array(["_then_".join(kinds[k] for k in order) for order in orders])
+    labels = np.arange(n_samples) % len(orders)
+    X = np.empty((n_samples, n), dtype=np.float32)
+    for i, label in enumerate(labels):
+        # Everything but the order is drawn before, and independently of, the class.
+        lengths = (n * rng.uniform(0.3, 0.6, size=n_events) / n_events).astype(int)
+        events = [rng.uniform(0.15, 0.5) * _event(kind, rng, m, sr)
+                  for kind, m in zip(kinds, lengths)]
+        gaps = np.floor(rng.dirichlet(np.ones(n_events + 1)) * (n - lengths.sum())).astype(int)
+        clip = noise * rng.standard_normal(n)
+        start = 0
+        for slot, k in enumerate(orders[label]):
+            start += gaps[slot]
+            clip[start:start + lengths[k]] += events[k]
+            start += lengths[k]
+        X[i] = np.clip(clip, -1, 1)
+    return X, classes[labels]
+
+
+# -- a folder of audio files, one sub-folder per class ----------------------------------------
+def load_audio_folder(root, *, sr=22050, load=True, extensions=(".wav", ".flac", ".ogg", ".mp3"),
+                      n_jobs=None, on_error="raise", shuffle=False, random_state=None):
+    """Load a labelled audio data set stored as one sub-folder per class.
+
+    The layout is that of ``sklearn.datasets.load_files`` and torchvision's ``ImageFolder``::
+
+        root/
+            dog/  bark_01.wav  bark_02.flac ...
+            cat/  meow_01.wav  more/meow_02.ogg ...
+
+    Class names are the sub-folder names, sorted; ``target[i]`` is the index of the class of
+    ``filenames[i]``. Audio files are searched recursively in each class folder; files are
+    sorted by path, and hidden files and folders (names starting with ``"."``) are ignored,
+    as are files directly under ``root``.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The folder holding one sub-folder per class.
+    sr : float or None, default=22050
+        Sample rate the audio is resampled to; ``None`` keeps each file's native rate.
+    load : bool, default=True
+        Read the audio (with :func:`sk_crnn.io.load_audio`). ``False`` puts the file paths in
+        ``data`` instead, ready for a Pipeline that starts with :class:`sk_crnn.io.AudioLoader`.
+    extensions : sequence of str, default=(".wav", ".flac", ".ogg", ".mp3")
+        File suffixes counted as audio (case-insensitive).
+    n_jobs : int or None, default=None
+        Files decoded in parallel threads; ``None`` means 1, ``-1`` all cores.
+    on_error : {"raise", "skip"}, default="raise"
+        With ``load=True``, what to do with a file that cannot be read or holds no samples:
+        ``"raise"`` a ``ValueError`` naming it, or ``"skip"`` it with a warning naming it;
+        a skipped file is left out of ``data``, ``target`` and ``filenames`` alike.
+    shuffle : bool, default=False
+        Shuffle the files (with ``random_state``) instead of ordering them by class and path.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffle.
+
+    Returns
+    -------
+    data : Bunch
+        Dictionary-like object with the fields:
+
+        data : list of ndarray or ndarray of str of shape (n_files,)
+            Float32 mono waveforms of shape ``(n_samples,)`` at ``sr`` Hz; the file paths
+            when ``load=False``.
+        target : ndarray of int of shape (n_files,)
+            Class index of each file.
+        target_names : list of str
+            Sorted class names; ``target_names[target[i]]`` is the class of file ``i``.
+        filenames : ndarray of str of shape (n_files,)
+            Path of each file.
+        sr : float or None
+            The ``sr`` argument.
+
+    Raises
+    ------
+    ValueError
+        If ``root`` is not a folder, holds no class sub-folder, or a class sub-folder holds
+        no audio file; or (with ``load=True`` and ``on_error="raise"``) if a file cannot be
+        read (the message names it).
+
+    See Also
+    --------
+    sk_crnn.io.load_audio : Read a list of files.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> from sk_crnn.datasets import load_audio_folder
+    >>> root = tempfile.mkdtemp()
+    >>> for name in ["cat", "dog"]:
+    ...     os.makedirs(os.path.join(root, name))
+    ...     sf.write(os.path.join(root, name, "a.wav"), np.zeros(8000), 8000)
+    >>> ds = load_audio_folder(root, sr=16000)
+    >>> ds.target_names, ds.target.tolist(), ds.data[0].shape
+    (['cat', 'dog'], [0, 1], (16000,))
+    """
+    from sklearn.utils import Bunch
+
+    from .io import load_audio
+
+    root = Path(root)
+    if not root.is_dir():
+        what = "is a file" if root.exists() else "does not exist"
+        raise ValueError(f"root='{root}' {what}; pass a folder that holds one sub-folder of "
+                         "audio files per class.")
+    if isinstance(extensions, str):
+        extensions = (extensions,)
+    suffixes = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    if not suffixes:
+        raise ValueError("extensions is empty; pass audio file suffixes such as ('.wav',).")
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not class_dirs:
+        raise ValueError(f"'{root}' has no sub-folders; put the audio files of each class in a "
+                         "sub-folder named after the class (root/<class>/<file>.wav).")
+    filenames, target = [], []
+    for label, d in enumerate(class_dirs):
+        files = sorted(
+            f for f in d.rglob("*")
+            if f.suffix.lower() in suffixes and f.is_file()
+            and not any(part.startswith(".") for part in f.relative_to(d).parts)
+        )
+        if not files:
+            raise ValueError(f"Class folder '{d}' holds no audio file with a suffix in "
+                             f"{sorted(suffixes)}; add files, remove the folder, or pass the "
+                             "suffixes of your files as extensions.")
+        filenames.extend(str(f) for f in files)
+        target.extend([label] * len(files))
+    filenames = np.array(filenames, dtype=str)
+    target = np.array(target, dtype=np.intp)
+    if shuffle:
+        order = check_random_state(random_state).permutation(len(filenames))
+        filenames, target = filenames[order], target[order]
+    check_options(on_error, "on_error", ["raise", "skip"])
+    if not load:
+        data = filenames.copy()
+    else:
+        data, skipped = load_audio(filenames, sr=sr, n_jobs=n_jobs, on_error=on_error,
+                                   return_skipped=True)
+        if skipped:
+            kept = ~np.isin(filenames, skipped)
+            filenames, target = filenames[kept], target[kept]
+    return Bunch(data=data, target=target, target_names=[d.name for d in class_dirs],
+                 filenames=filenames, sr=sr)
