@@ -1,6 +1,7 @@
 """sk_crnn: convolutional recurrent neural networks for audio, as scikit-learn estimators."""
 
 from .estimators import CRNNClassifier, CRNNRegressor
+from .io import AudioLoader, load_audio
 from .modules import CRNN
 from .transformers import MelSpectrogramTransformer
 
@@ -8,8 +9,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CRNN",
+    "AudioLoader",
     "CRNNClassifier",
     "CRNNRegressor",
     "MelSpectrogramTransformer",
+    "load_audio",
     "__version__",
 ]

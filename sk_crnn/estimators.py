@@ -1,0 +1,637 @@
+"""CRNN classifier and regressor: skorch nets whose sizes are inferred from the data at fit."""
+
+import contextlib
+import inspect
+import math
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils import check_array
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.callbacks import ProgressBar
+from skorch.dataset import get_len
+from skorch.utils import is_dataset, to_tensor
+
+from ._checks import check_n_samples, check_spectrograms, seed_from_random_state
+from ._validation import check_device
+from .modules import CRNN
+
+__all__ = ["CRNNClassifier", "CRNNRegressor"]
+
+
+def _accepted_kwargs(factory, kwargs):
+    """Keep the entries of ``kwargs`` that ``factory`` accepts as keyword arguments."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return dict(kwargs)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return dict(kwargs)
+    names = {p.name for p in params}
+    return {k: v for k, v in kwargs.items() if k in names}
+
+
+class _CRNNBase:
+    """Behaviour shared by :class:`CRNNClassifier` and :class:`CRNNRegressor`.
+
+    Overrides a few skorch hooks: input checks and size inference in ``fit``/``partial_fit``,
+    inferred sizes merged into the module's arguments in ``initialize_module``, seeding,
+    shuffled training batches, a NaN-loss guard in ``train_step`` and shape checks before
+    prediction. Subclasses implement ``_check_targets``.
+    """
+
+    def _get_param_names(self):
+        # skorch lists every attribute not ending in "_", including its private
+        # ``_params_to_validate``; private names are not parameters.
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
+
+    # -- input checks -------------------------------------------------------------------------
+    def _check_X(self, X):
+        return check_spectrograms(X, type(self).__name__)
+
+    def _check_shape(self, X):
+        fitted = getattr(self, "n_mels_in_", None), getattr(self, "n_frames_in_", None)
+        if fitted[0] is not None and tuple(X.shape[-2:]) != fitted:
+            raise ValueError(
+                f"X has spectrograms of shape (n_mels, n_frames)={tuple(X.shape[-2:])}, but "
+                f"{type(self).__name__} was fitted on shape {fitted}; use the same "
+                "MelSpectrogramTransformer settings (n_mels, hop_length, clip length) for fit "
+                "and predict."
+            )
+
+    def _check_fit_data(self, X, y, *, reset):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        X = self._check_X(X)
+        if not sp.issparse(y):
+            y = np.asarray(y)
+        if y.ndim == 0:
+            raise ValueError(f"y must be an array of targets, one per clip; got {y!r}.")
+        check_n_samples(X, y)
+        if not reset:
+            self._check_shape(X)
+        y, fitted = self._check_targets(y, reset=reset)
+        if reset:  # set fitted attributes only once X and y are both valid
+            self.n_mels_in_, self.n_frames_in_ = (int(s) for s in X.shape[-2:])
+            for name, value in fitted.items():
+                setattr(self, name, value)
+        return X, y
+
+    def _check_predict_X(self, X):
+        if is_dataset(X):  # skorch internals (scoring on a validation split) pass Datasets
+            return X
+        self.check_is_fitted()
+        X = self._check_X(X)
+        self._check_shape(X)
+        return X
+
+    def _check_params(self):
+        if self.device is not None:
+            check_device(self.device)
+        seed_from_random_state(self.random_state)  # raises for invalid values
+        if not isinstance(self.progress_bar, (bool, np.bool_)):
+            raise ValueError(f"progress_bar must be True or False; got {self.progress_bar!r}.")
+
+    # -- seeding ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _seeded(self):
+        """Seed torch from ``random_state`` without changing the caller's RNG state."""
+        seed = seed_from_random_state(self.random_state)
+        if seed is None:
+            yield
+            return
+        device = torch.device(self.device) if self.device is not None else torch.device("cpu")
+        cuda = (
+            [device.index if device.index is not None else torch.cuda.current_device()]
+            if (device.type == "cuda")
+            else []
+        )
+        with torch.random.fork_rng(devices=cuda):
+            torch.random.default_generator.manual_seed(seed)
+            if cuda:
+                with torch.cuda.device(cuda[0]):
+                    torch.cuda.manual_seed(seed)
+            yield
+
+    # -- fitting ------------------------------------------------------------------------------
+    def fit(self, X, y, **fit_params):
+        """Fit the network on spectrograms.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms, e.g. from ``MelSpectrogramTransformer``.
+        y : array-like of shape (n_clips,) or (n_clips, n_outputs)
+            Targets.
+        **fit_params : dict
+            Passed to skorch (the module's ``forward`` and ``train_split``).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        reset = not (self.warm_start and self.initialized_ and hasattr(self, "n_outputs_"))
+        self._check_params()
+        X, y = self._check_fit_data(X, y, reset=reset)
+        with self._seeded():
+            if reset:
+                self.initialize()
+            super().partial_fit(X, y, _routing_method="fit", **fit_params)
+        return self
+
+    def partial_fit(self, X, y, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initializing a fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms; their shape must match earlier calls.
+        y : array-like of shape (n_clips,) or (n_clips, n_outputs)
+            Targets.
+        classes : None
+            Unused; pass ``classes`` to the constructor to fix the label set instead.
+        **fit_params : dict
+            Passed to skorch.
+
+        Returns
+        -------
+        self : object
+        """
+        reset = not (self.initialized_ and hasattr(self, "n_outputs_"))
+        self._check_params()
+        X, y = self._check_fit_data(X, y, reset=reset)
+        with self._seeded():
+            if reset:
+                self.initialize()
+            super().partial_fit(X, y, **fit_params)
+        return self
+
+    def check_data(self, X, y):
+        """No-op: ``fit`` and ``partial_fit`` check the data before skorch sees it."""
+
+    def _inferred_module_params(self):
+        if not hasattr(self, "n_outputs_"):
+            return {}
+        return {
+            "n_mels": self.n_mels_in_,
+            "n_frames": self.n_frames_in_,
+            "n_outputs": self.n_outputs_,
+        }
+
+    def initialize_module(self):
+        """Build ``module_``, merging the sizes inferred at fit into the module's arguments.
+
+        User-given ``module__*`` parameters win over inferred ones; an already built
+        ``torch.nn.Module`` instance is used as is (skorch's behaviour).
+        """
+        kwargs = self.get_params_for("module")
+        if not isinstance(self.module, torch.nn.Module):
+            inferred = _accepted_kwargs(self.module, self._inferred_module_params())
+            kwargs = {**inferred, **kwargs}
+            missing = {"n_mels", "n_outputs"} - set(kwargs)
+            if isinstance(self.module, type) and issubclass(self.module, CRNN) and missing:
+                raise ValueError(
+                    f"{type(self).__name__} infers the module's sizes from X and y in fit; call "
+                    f"fit(X, y) instead of initialize(), or pass module__{sorted(missing)[0]}."
+                )
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's DataLoader, shuffling training batches unless ``iterator_train__shuffle``
+        is set."""
+        if training and "iterator_train__shuffle" not in vars(self):
+            loader_kwargs = self.get_params_for("iterator_train")
+            loader_kwargs.setdefault("batch_size", self.batch_size)
+            if loader_kwargs["batch_size"] == -1:
+                loader_kwargs["batch_size"] = get_len(dataset)
+            return self.iterator_train(dataset, shuffle=True, **loader_kwargs)
+        return super().get_iterator(dataset, training=training)
+
+    def train_step(self, batch, **fit_params):
+        """skorch's training step, stopping with an error when the loss is not finite."""
+        step = super().train_step(batch, **fit_params)
+        loss = step["loss"].item()
+        if not math.isfinite(loss):
+            epoch = len(self.history)
+            n_batch = len(self.history[-1]["batches"]) if epoch else 0
+            raise FloatingPointError(
+                f"Training loss became {loss} at epoch {epoch}, batch {n_batch}; lower lr "
+                f"(currently {self.lr}) or check the input scaling (for example standardise "
+                "the spectrograms) and the targets."
+            )
+        return step
+
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        progress_bar = getattr(self, "progress_bar", False)
+        if isinstance(progress_bar, (bool, np.bool_)) and progress_bar:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    # -- prediction ---------------------------------------------------------------------------
+    def forward_iter(self, X, training=False, device="cpu"):
+        """Check ``X`` against the fitted shape, then yield skorch's batched outputs."""
+        X = self._check_predict_X(X)
+        return super().forward_iter(X, training=training, device=device)
+
+    def embed(self, X):
+        """Pooled embeddings of the fitted module (before its output layer).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms of the fitted shape.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_clips, embedding_dim)
+        """
+        X = self._check_predict_X(X)
+        if not hasattr(self.module_, "embed"):
+            raise AttributeError(f"The module {type(self.module_).__name__} has no embed method.")
+        iterator = self.get_iterator(self.get_dataset(X), training=False)
+        self._set_training(False)
+        out = []
+        with torch.no_grad():
+            for Xi, _ in iterator:
+                out.append(self.module_.embed(to_tensor(Xi, device=self.device)).cpu().numpy())
+        return np.concatenate(out)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.target_tags.required = True
+        return tags
+
+
+_COMMON_PARAMS_DOC = """
+    module : torch.nn.Module class or instance, default=CRNN
+        The network. For a class, ``n_mels``, ``n_frames`` and ``n_outputs`` are inferred
+        from ``X`` and ``y`` at fit and passed to it (where it accepts them); set other
+        arguments with ``module__<name>`` (e.g. ``module__rnn_type="lstm"``), which also
+        override the inferred sizes.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Optimizer; its arguments are set with ``optimizer__<name>``.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=20
+        Number of passes over the training data.
+    batch_size : int, default=32
+        Clips per mini-batch (training batches are shuffled).
+    train_split : callable or None, default=None
+        skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(5)``); None
+        trains on all data.
+    verbose : int, default=0
+        0 prints nothing; 1 prints skorch's table of losses per epoch.
+    progress_bar : bool, default=False
+        Show a per-batch progress bar (skorch's ``ProgressBar``) during fit.
+    random_state : None, int or numpy.random.RandomState, default=None
+        Seeds weight initialisation, dropout and shuffling, so an int gives reproducible fits;
+        torch's global RNG state is restored afterwards. None uses torch's global RNG.
+    device : str or torch.device, default="cpu"
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. A net fitted on a GPU loads (``pickle`` or
+        ``joblib``) and predicts on a machine without one, with its device set to ``"cpu"``.
+    **kwargs : dict
+        Any other skorch ``NeuralNet`` parameter (``callbacks``, ``iterator_train__*``,
+        ``warm_start``, ...) or ``module__*``, ``optimizer__*``, ``criterion__*`` parameter.
+"""
+
+_COMMON_ATTRS_DOC = """
+    n_mels_in_ : int
+        Number of mel bands of the spectrograms seen in fit.
+    n_frames_in_ : int
+        Number of frames of the spectrograms seen in fit.
+    module_ : torch.nn.Module
+        The trained network.
+    history_ : skorch.History
+        Losses and timings per epoch and batch.
+"""
+
+
+class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
+    __doc__ = f"""Convolutional recurrent network classifier for spectrograms.
+
+    Takes spectrograms (for example from ``MelSpectrogramTransformer``) and any labels
+    scikit-learn classifiers take: a 1-D array of class labels (strings, ints, bools) for
+    binary or multiclass classification, or a 2-D 0/1 indicator matrix for multi-label
+    tagging.
+
+    Parameters
+    ----------{_COMMON_PARAMS_DOC.rstrip()}
+    criterion : torch loss class or None, default=None
+        None picks ``CrossEntropyLoss`` over the classes for 1-D labels and
+        ``BCEWithLogitsLoss`` for a multi-label indicator ``y``.
+    classes : array-like or None, default=None
+        The label set and its order; None takes the sorted unique labels of ``y``. Useful
+        when a training subset may lack a class.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (for multi-label ``y``: ``np.arange(n_labels)``).
+    n_outputs_ : int
+        Number of network outputs: classes, or labels for multi-label ``y``.
+    target_type_ : str
+        ``"binary"``, ``"multiclass"`` or ``"multilabel-indicator"``.{_COMMON_ATTRS_DOC.rstrip()}
+
+    See Also
+    --------
+    CRNNRegressor : The same network for regression targets.
+    sk_crnn.modules.CRNN : The torch module.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_crnn.estimators import CRNNClassifier
+    >>> X = np.random.RandomState(0).randn(20, 16, 12).astype("float32")
+    >>> y = np.array(["yes", "no"] * 10)
+    >>> clf = CRNNClassifier(max_epochs=2, module__conv_channels=(4,), module__rnn_hidden=4,
+    ...                      random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    >>> clf.predict_proba(X[:3]).shape
+    (3, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        module=CRNN,
+        criterion=None,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=20,
+        batch_size=32,
+        train_split=None,
+        classes=None,
+        verbose=0,
+        progress_bar=False,
+        random_state=None,
+        device="cpu",
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            classes=classes,
+            verbose=verbose,
+            device=device,
+            **kwargs,
+        )
+        self.progress_bar = progress_bar
+        self.random_state = random_state
+
+    @property
+    def classes_(self):
+        if "classes_inferred_" not in vars(self):
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute 'classes_': it is set by fit."
+            )
+        return self.classes_inferred_
+
+    def _is_multilabel(self):
+        return getattr(self, "target_type_", None) == "multilabel-indicator"
+
+    def _check_targets(self, y, *, reset):
+        name = type(self).__name__
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the "
+                "shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=4,
+            )
+            y = y.ravel()
+        check_classification_targets(y)
+        target_type = type_of_target(y, input_name="y")
+        if target_type not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(
+                f"{name} does not support targets of type {target_type!r} (y of shape "
+                f"{y.shape}); pass a 1-D array of class labels, or a 2-D 0/1 indicator matrix "
+                "for multi-label tagging."
+            )
+        multilabel = target_type == "multilabel-indicator"
+        if not reset:
+            fitted_multilabel = self._is_multilabel()
+            if multilabel != fitted_multilabel or (multilabel and y.shape[1] != self.n_outputs_):
+                raise ValueError(
+                    f"y (type {target_type!r}, shape {y.shape}) does not match the targets "
+                    f"{name} was fitted on (type {self.target_type_!r}, {self.n_outputs_} "
+                    "outputs)."
+                )
+            classes = self.classes_
+        elif multilabel:
+            if self.classes is not None:
+                raise ValueError(
+                    "classes is only used with 1-D class labels; for a multi-label indicator "
+                    "y leave classes=None (classes_ becomes np.arange(n_labels))."
+                )
+            classes = np.arange(y.shape[1])
+        else:
+            classes = np.unique(y) if self.classes is None else np.asarray(self.classes)
+            if len(np.unique(classes)) != len(classes):
+                raise ValueError(f"classes must not hold duplicates; got {self.classes!r}.")
+            if len(classes) < 2:
+                raise ValueError(
+                    f"{name} needs samples of at least 2 classes in the data, but the data "
+                    f"contains only one class: {classes.tolist()[0]!r}."
+                )
+        if multilabel:
+            y_enc = y.astype(np.float32)
+        else:
+            sorter = np.argsort(classes, kind="stable")
+            pos = np.searchsorted(classes, y, sorter=sorter).clip(max=len(classes) - 1)
+            y_enc = sorter[pos]
+            unknown = classes[y_enc] != y
+            if unknown.any():
+                raise ValueError(
+                    f"y contains labels not in classes_ {classes.tolist()}: "
+                    f"{np.unique(y[unknown]).tolist()[:5]}."
+                )
+            y_enc = y_enc.astype(np.int64)
+        fitted = {
+            "classes_inferred_": classes,
+            "target_type_": target_type,
+            "n_outputs_": int(y.shape[1]) if multilabel else len(classes),
+        }
+        return y_enc, fitted
+
+    def initialize_criterion(self):
+        """Build ``criterion_``; ``criterion=None`` picks the loss for the kind of ``y``."""
+        criterion = self.criterion
+        if criterion is None:
+            multilabel = self._is_multilabel()
+            criterion = torch.nn.BCEWithLogitsLoss if multilabel else torch.nn.CrossEntropyLoss
+        self.criterion_ = self.initialized_instance(criterion, self.get_params_for("criterion"))
+        return self
+
+    def _get_predict_nonlinearity(self):
+        if self.predict_nonlinearity == "auto" and self._is_multilabel():
+            self.check_is_fitted()
+            return torch.sigmoid
+        return super()._get_predict_nonlinearity()
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms of the fitted shape.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes) or (n_clips, n_labels)
+            Columns follow ``classes_``; rows sum to 1 except for multi-label ``y``, where
+            each column is the probability of one label.
+        """
+        return super().predict_proba(X)
+
+    def predict(self, X):
+        """Predicted labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms of the fitted shape.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_clips,) or (n_clips, n_labels)
+            Labels from ``classes_``; for multi-label ``y`` a 0/1 indicator matrix
+            (probability above 0.5).
+        """
+        proba = self.predict_proba(X)
+        if self._is_multilabel():
+            return (proba > 0.5).astype(np.int64)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_class = True
+        tags.target_tags.multi_output = False  # no multiclass-multioutput
+        return tags
+
+
+class CRNNRegressor(_CRNNBase, NeuralNetRegressor):
+    __doc__ = f"""Convolutional recurrent network regressor for spectrograms.
+
+    Trains with the mean squared error on 1-D or 2-D float targets; ``predict`` returns
+    the same dimensionality as the ``y`` seen in fit and ``score`` is R^2.
+
+    Parameters
+    ----------{_COMMON_PARAMS_DOC.rstrip()}
+    criterion : torch loss class, default=torch.nn.MSELoss
+        Training loss.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of regression targets.
+    y_ndim_ : int
+        Number of dimensions of ``y`` in fit (1 or 2); ``predict`` returns the same.
+    {_COMMON_ATTRS_DOC.strip()}
+
+    See Also
+    --------
+    CRNNClassifier : The same network for class labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_crnn.estimators import CRNNRegressor
+    >>> X = np.random.RandomState(0).randn(20, 16, 12).astype("float32")
+    >>> y = X.mean(axis=(1, 2))
+    >>> reg = CRNNRegressor(max_epochs=2, module__conv_channels=(4,), module__rnn_hidden=4,
+    ...                     random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        *,
+        module=CRNN,
+        criterion=torch.nn.MSELoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=20,
+        batch_size=32,
+        train_split=None,
+        verbose=0,
+        progress_bar=False,
+        random_state=None,
+        device="cpu",
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            verbose=verbose,
+            device=device,
+            **kwargs,
+        )
+        self.progress_bar = progress_bar
+        self.random_state = random_state
+
+    def _check_targets(self, y, *, reset):
+        y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
+        if y.ndim not in (1, 2):
+            raise ValueError(
+                f"y must be 1-D (n_clips,) or 2-D (n_clips, n_targets); got shape {y.shape}."
+            )
+        y2d = y.reshape(len(y), -1).astype(np.float32)
+        if not reset and y2d.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y2d.shape[1]} target(s) but {type(self).__name__} was fitted on "
+                f"{self.n_outputs_}."
+            )
+        return y2d, {"n_outputs_": int(y2d.shape[1]), "y_ndim_": int(y.ndim)}
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms of the fitted shape.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_clips,) or (n_clips, n_outputs)
+            1-D when ``y`` was 1-D in fit.
+        """
+        y_pred = NeuralNetRegressor.predict_proba(self, X).astype(np.float64)
+        return y_pred.ravel() if getattr(self, "y_ndim_", 2) == 1 else y_pred
+
+    @property
+    def predict_proba(self):
+        """Not available: a regressor has no class probabilities (use ``predict``)."""
+        raise AttributeError(f"{type(self).__name__} has no predict_proba; use predict.")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,320 @@
+"""The CRNN torch module: convolution blocks, a recurrent layer over time, a temporal head."""
+
+from numbers import Integral
+
+import torch
+from torch import nn
+
+RNN_TYPES = ("gru", "lstm")
+POOLINGS = ("mean", "max", "attention", "last")
+
+
+def _per_block(value, name, n_blocks):
+    """Expand an int to one value per conv block, or check a per-block sequence."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        values = (int(value),) * n_blocks
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            raise TypeError(
+                f"{name} must be an int or a tuple of ints, one per conv block; got {value!r}."
+            ) from None
+        if len(values) != n_blocks:
+            raise ValueError(
+                f"{name}={value!r} has {len(values)} entries but conv_channels has {n_blocks} "
+                f"blocks; give one {name} per block or a single int for all."
+            )
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
+            raise ValueError(f"{name} entries must be positive ints; got {value!r}.")
+    return tuple(int(v) for v in values)
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}.")
+    return int(value)
+
+
+def crnn_output_size(size, pools, kernel_size=3):
+    """Size of one axis after the conv blocks of a :class:`CRNN`.
+
+    Parameters
+    ----------
+    size : int
+        Input size along the axis (mel bands or frames).
+    pools : tuple of int
+        Max-pooling factor of each conv block along that axis.
+    kernel_size : int, default=3
+        Convolution kernel size (the convolutions use ``padding=kernel_size // 2``).
+
+    Returns
+    -------
+    size_out : int
+        Size after all blocks; 0 means the input is too small.
+    """
+    grow = 2 * (kernel_size // 2) - kernel_size + 1  # 0 for odd kernels, 1 for even ones
+    for p in pools:
+        size = (size + grow) // p
+    return size
+
+
+def crnn_min_input_size(pools, kernel_size=3):
+    """Smallest input size along one axis that survives the pooling of a :class:`CRNN`.
+
+    Parameters
+    ----------
+    pools : tuple of int
+        Max-pooling factor of each conv block along that axis.
+    kernel_size : int, default=3
+        Convolution kernel size.
+
+    Returns
+    -------
+    min_size : int
+        The smallest ``size`` with ``crnn_output_size(size, pools, kernel_size) >= 1``.
+    """
+    grow = 2 * (kernel_size // 2) - kernel_size + 1
+    need = 1
+    for p in reversed(pools):
+        need = max(need * p - grow, 1)
+    return need
+
+
+class CRNN(nn.Module):
+    """Convolutional recurrent network for (log-mel) spectrograms.
+
+    Each conv block is ``Conv2d -> BatchNorm2d -> ReLU -> MaxPool2d((freq_pool, time_pool))
+    -> Dropout``. The conv output of shape (batch, channels, freq, time) is reshaped to
+    (batch, time, channels * freq), so time stays the sequence axis of the recurrent layer,
+    whose outputs are pooled over time and mapped to ``n_outputs`` by a linear layer.
+
+    Parameters
+    ----------
+    n_mels : int
+        Number of mel bands (height of the input spectrograms).
+    n_outputs : int
+        Number of outputs (classes, labels or regression targets).
+    n_frames : int or None, default=None
+        Number of frames (width of the input). If None, any number of frames that survives
+        the time pooling is accepted.
+    conv_channels : tuple of int, default=(32, 64, 64)
+        Output channels of each conv block; its length is the number of blocks.
+    kernel_size : int, default=3
+        Square convolution kernel size; convolutions use ``padding=kernel_size // 2``.
+    freq_pool : int or tuple of int, default=2
+        Max-pooling factor over frequency, for all blocks or one per block.
+    time_pool : int or tuple of int, default=1
+        Max-pooling factor over time, for all blocks or one per block (1: no pooling).
+    rnn_type : {"gru", "lstm"}, default="gru"
+        Recurrent layer type.
+    rnn_hidden : int, default=64
+        Hidden size of the recurrent layer (per direction).
+    rnn_layers : int, default=1
+        Number of stacked recurrent layers.
+    bidirectional : bool, default=True
+        Whether the recurrent layer reads the sequence in both directions.
+    dropout : float, default=0.1
+        Dropout after each conv block, between recurrent layers and before the output layer.
+    pooling : {"mean", "max", "attention", "last"}, default="mean"
+        Temporal pooling of the recurrent outputs: the mean or maximum over time, a learned
+        softmax attention over time, or the last step (for a bidirectional layer: the forward
+        direction at the last step joined with the backward direction at the first step,
+        i.e. both directions' final states).
+
+    Attributes
+    ----------
+    embedding_dim : int
+        Size of the pooled embedding returned by :meth:`embed`.
+    n_mels_out : int
+        Number of frequency bins left after the conv blocks.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_crnn.modules import CRNN
+    >>> net = CRNN(n_mels=32, n_outputs=5, conv_channels=(8, 16))
+    >>> net(torch.zeros(4, 32, 50)).shape
+    torch.Size([4, 5])
+    """
+
+    def __init__(
+        self,
+        *,
+        n_mels,
+        n_outputs,
+        n_frames=None,
+        conv_channels=(32, 64, 64),
+        kernel_size=3,
+        freq_pool=2,
+        time_pool=1,
+        rnn_type="gru",
+        rnn_hidden=64,
+        rnn_layers=1,
+        bidirectional=True,
+        dropout=0.1,
+        pooling="mean",
+    ):
+        super().__init__()
+        conv_channels = (
+            tuple(conv_channels) if not isinstance(conv_channels, Integral) else (conv_channels,)
+        )
+        if not conv_channels:
+            raise ValueError("conv_channels must hold at least one conv block; got ().")
+        conv_channels = tuple(_positive_int(c, "conv_channels entries") for c in conv_channels)
+        n_blocks = len(conv_channels)
+        self.n_mels = _positive_int(n_mels, "n_mels")
+        self.n_outputs = _positive_int(n_outputs, "n_outputs")
+        self.n_frames = None if n_frames is None else _positive_int(n_frames, "n_frames")
+        self.kernel_size = _positive_int(kernel_size, "kernel_size")
+        self.freq_pool = _per_block(freq_pool, "freq_pool", n_blocks)
+        self.time_pool = _per_block(time_pool, "time_pool", n_blocks)
+        if rnn_type not in RNN_TYPES:
+            raise ValueError(f"rnn_type must be one of {list(RNN_TYPES)}; got {rnn_type!r}.")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)}; got {pooling!r}.")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
+        self.rnn_type = rnn_type
+        self.pooling = pooling
+        self.bidirectional = bool(bidirectional)
+        rnn_hidden = _positive_int(rnn_hidden, "rnn_hidden")
+        rnn_layers = _positive_int(rnn_layers, "rnn_layers")
+
+        self.min_mels = crnn_min_input_size(self.freq_pool, self.kernel_size)
+        self.min_frames = crnn_min_input_size(self.time_pool, self.kernel_size)
+        if self.n_mels < self.min_mels:
+            raise ValueError(
+                f"n_mels={self.n_mels} is too small for freq_pool={self.freq_pool}: needs at "
+                f"least {self.min_mels} mel bands; increase n_mels or reduce freq_pool / the "
+                "number of conv_channels."
+            )
+        if self.n_frames is not None:
+            self._check_frames(self.n_frames)
+
+        blocks = []
+        in_ch = 1
+        for out_ch, fp, tp in zip(conv_channels, self.freq_pool, self.time_pool):
+            blocks += [
+                nn.Conv2d(in_ch, out_ch, self.kernel_size, padding=self.kernel_size // 2),
+                nn.BatchNorm2d(out_ch),
+                nn.ReLU(),
+                nn.MaxPool2d((fp, tp)),
+                nn.Dropout(dropout),
+            ]
+            in_ch = out_ch
+        self.conv = nn.Sequential(*blocks)
+        self.n_mels_out = crnn_output_size(self.n_mels, self.freq_pool, self.kernel_size)
+        rnn_cls = nn.GRU if rnn_type == "gru" else nn.LSTM
+        self.rnn = rnn_cls(
+            input_size=in_ch * self.n_mels_out,
+            hidden_size=rnn_hidden,
+            num_layers=rnn_layers,
+            batch_first=True,
+            bidirectional=self.bidirectional,
+            dropout=dropout if rnn_layers > 1 else 0.0,
+        )
+        self._hidden = rnn_hidden
+        self._embedding_dim = rnn_hidden * (2 if self.bidirectional else 1)
+        self.attention = nn.Linear(self._embedding_dim, 1) if pooling == "attention" else None
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self._embedding_dim, self.n_outputs)
+
+    @property
+    def embedding_dim(self):
+        """int: Size of the pooled embedding (``rnn_hidden`` times the number of directions)."""
+        return self._embedding_dim
+
+    def sequence_length(self, n_frames):
+        """Number of recurrent time steps for an input of ``n_frames`` frames."""
+        return crnn_output_size(n_frames, self.time_pool, self.kernel_size)
+
+    def _check_frames(self, n_frames):
+        if n_frames < self.min_frames:
+            raise ValueError(
+                f"n_frames={n_frames} is too small for time_pool={self.time_pool}: needs at "
+                f"least {self.min_frames} frames; increase n_frames (longer clips or a smaller "
+                "hop_length) or reduce time_pool / the number of conv_channels."
+            )
+
+    def _check_input(self, X):
+        if X.dim() == 3:
+            X = X.unsqueeze(1)
+        elif X.dim() != 4 or X.shape[1] != 1:
+            raise ValueError(
+                "CRNN expects input of shape (batch, n_mels, n_frames) or "
+                f"(batch, 1, n_mels, n_frames); got shape {tuple(X.shape)}."
+            )
+        if X.shape[2] != self.n_mels:
+            raise ValueError(
+                f"CRNN was built for n_mels={self.n_mels} but got input with {X.shape[2]} mel "
+                f"bands (shape {tuple(X.shape)})."
+            )
+        if self.n_frames is not None and X.shape[3] != self.n_frames:
+            raise ValueError(
+                f"CRNN was built for n_frames={self.n_frames} but got input with {X.shape[3]} "
+                f"frames (shape {tuple(X.shape)}); build it with n_frames=None to accept any "
+                "length."
+            )
+        self._check_frames(X.shape[3])
+        return X
+
+    def sequence(self, X):
+        """Recurrent outputs over time.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
+            Spectrograms.
+
+        Returns
+        -------
+        out : torch.Tensor of shape (batch, n_steps, embedding_dim)
+            With ``n_steps = self.sequence_length(n_frames)``.
+        """
+        X = self._check_input(X)
+        h = self.conv(X)  # (batch, C, F', T')
+        b, c, f, t = h.shape
+        h = h.permute(0, 3, 1, 2).reshape(b, t, c * f)  # time stays the sequence axis
+        out, _ = self.rnn(h)
+        return out
+
+    def embed(self, X):
+        """Pooled embedding before the output layer.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
+            Spectrograms.
+
+        Returns
+        -------
+        embedding : torch.Tensor of shape (batch, embedding_dim)
+        """
+        out = self.sequence(X)
+        if self.pooling == "mean":
+            return out.mean(dim=1)
+        if self.pooling == "max":
+            return out.amax(dim=1)
+        if self.pooling == "attention":
+            weights = torch.softmax(self.attention(out), dim=1)  # (batch, T', 1)
+            return (weights * out).sum(dim=1)
+        # "last": the final state of each direction
+        if not self.bidirectional:
+            return out[:, -1]
+        return torch.cat([out[:, -1, : self._hidden], out[:, 0, self._hidden :]], dim=1)
+
+    def forward(self, X):
+        """Outputs (logits or regression values).
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
+            Spectrograms.
+
+        Returns
+        -------
+        out : torch.Tensor of shape (batch, n_outputs)
+        """
+        return self.head(self.dropout(self.embed(X)))

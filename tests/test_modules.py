@@ -1,0 +1,132 @@
+"""The CRNN torch module: shapes, the time axis, pooling heads and size checks."""
+
+import pytest
+import torch
+
+from sk_crnn.modules import CRNN, crnn_min_input_size, crnn_output_size
+
+
+def small(**kwargs):
+    params = dict(n_mels=16, n_outputs=3, conv_channels=(4, 8), rnn_hidden=5)
+    params.update(kwargs)
+    return CRNN(**params).eval()
+
+
+@pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "attention", "last"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_output_and_embedding_shapes(rnn_type, pooling, bidirectional):
+    net = small(rnn_type=rnn_type, pooling=pooling, bidirectional=bidirectional)
+    X = torch.randn(2, 16, 20)
+    assert net(X).shape == (2, 3)
+    assert net(X.unsqueeze(1)).shape == (2, 3)  # (batch, 1, n_mels, n_frames)
+    assert net.embedding_dim == (10 if bidirectional else 5)
+    assert net.embed(X).shape == (2, net.embedding_dim)
+    assert isinstance(net.rnn, torch.nn.GRU if rnn_type == "gru" else torch.nn.LSTM)
+
+
+@pytest.mark.parametrize("time_pool, n_steps", [(1, 20), (2, 5), ((2, 1), 10)])
+def test_time_is_the_sequence_axis(time_pool, n_steps):
+    net = small(time_pool=time_pool)
+    assert net.sequence_length(20) == n_steps
+    assert net.sequence(torch.randn(2, 16, 20)).shape == (2, n_steps, net.embedding_dim)
+    # frequency is pooled into the features, not into the sequence
+    assert net.n_mels_out == 4 and net.rnn.input_size == 8 * 4
+
+
+def test_recurrence_runs_over_time():
+    # A forward-only RNN over time is causal: changing only the last frames leaves the
+    # earlier steps unchanged (up to the conv receptive field) and changes the last step.
+    net = small(bidirectional=False, pooling="last", conv_channels=(4,))
+    X = torch.randn(1, 16, 20)
+    X2 = X.clone()
+    X2[..., 15:] += 1.0
+    with torch.no_grad():
+        seq, seq2 = net.sequence(X), net.sequence(X2)
+        assert torch.allclose(seq[:, :14], seq2[:, :14])
+        assert not torch.allclose(seq[:, 14:], seq2[:, 14:])
+        assert not torch.allclose(net(X), net(X2))
+
+
+def test_last_pooling_joins_both_directions_final_states():
+    net = small(pooling="last", bidirectional=True)
+    X = torch.randn(2, 16, 20)
+    with torch.no_grad():
+        seq = net.sequence(X)
+        expected = torch.cat([seq[:, -1, :5], seq[:, 0, 5:]], dim=1)
+        assert torch.allclose(net.embed(X), expected)
+
+
+def test_attention_weights_sum_to_one_over_time():
+    net = small(pooling="attention")
+    X = torch.randn(2, 16, 20)
+    with torch.no_grad():
+        seq = net.sequence(X)
+        seq_const = seq[:, :1].expand_as(seq)  # a constant sequence pools to itself
+        weights = torch.softmax(net.attention(seq_const), dim=1)
+        assert torch.allclose((weights * seq_const).sum(1), seq_const[:, 0], atol=1e-6)
+
+
+def test_too_few_mel_bands_message():
+    with pytest.raises(
+        ValueError,
+        match=r"n_mels=8 is too small for freq_pool=\(2, 2, 2, 2\): "
+        r"needs at least 16 mel bands; increase n_mels",
+    ):
+        CRNN(n_mels=8, n_outputs=2, conv_channels=(4, 4, 4, 4))
+
+
+def test_too_few_frames_message_at_init_and_forward():
+    with pytest.raises(
+        ValueError,
+        match=r"n_frames=3 is too small for time_pool=\(2, 2\): "
+        r"needs at least 4 frames",
+    ):
+        CRNN(n_mels=16, n_outputs=2, n_frames=3, conv_channels=(4, 4), time_pool=2)
+    net = CRNN(n_mels=16, n_outputs=2, conv_channels=(4, 4), time_pool=2)  # n_frames=None
+    assert net(torch.randn(1, 16, 4)).shape == (1, 2)
+    with pytest.raises(ValueError, match="n_frames=3 is too small"):
+        net(torch.randn(1, 16, 3))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(rnn_type="rnn"), "rnn_type"),
+        (dict(pooling="sum"), "pooling"),
+        (dict(freq_pool=(2, 2, 2)), "freq_pool"),
+        (dict(time_pool=(1,)), "time_pool"),
+        (dict(conv_channels=()), "conv_channels"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(rnn_hidden=0), "rnn_hidden"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        small(**kwargs)
+
+
+def test_input_shape_errors():
+    net = small(n_frames=20)
+    with pytest.raises(ValueError, match="expects input of shape"):
+        net(torch.randn(2, 2, 16, 20))
+    with pytest.raises(ValueError, match="built for n_mels=16"):
+        net(torch.randn(2, 12, 20))
+    with pytest.raises(ValueError, match="built for n_frames=20"):
+        net(torch.randn(2, 16, 24))
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, 4, 5])
+@pytest.mark.parametrize("pools", [(1,), (2, 2), (3, 2, 2)])
+def test_min_input_size_is_the_smallest_that_works(kernel_size, pools):
+    n = crnn_min_input_size(pools, kernel_size)
+    assert crnn_output_size(n, pools, kernel_size) >= 1
+    assert n == 1 or crnn_output_size(n - 1, pools, kernel_size) == 0
+    net = CRNN(
+        n_mels=n,
+        n_outputs=2,
+        conv_channels=(2,) * len(pools),
+        freq_pool=pools,
+        kernel_size=kernel_size,
+    ).eval()
+    assert net(torch.randn(1, n, 6)).shape == (1, 2)
