@@ -102,7 +102,8 @@ def _collect_files(inputs):
             found = sorted(f for f in p.rglob("*")
                            if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
             if not found:
-                raise UserError(f"folder {item!r} holds no audio files ({', '.join(AUDIO_SUFFIXES)}).")
+                raise UserError(
+                    f"folder {item!r} holds no audio files ({', '.join(AUDIO_SUFFIXES)}).")
             files.extend(found)
         elif p.is_file():
             files.append(p)

@@ -1,8 +1,7 @@
 """scikit-learn's common estimator checks, with each expected failure and its reason."""
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
 from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk_crnn import CRNNClassifier, CRNNRegressor, MelSpectrogramTransformer
 

@@ -8,10 +8,10 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
+from skorch.callbacks import Callback
 
 from sk_crnn import CRNNClassifier, CRNNRegressor, MelSpectrogramTransformer
 from sk_crnn.datasets import make_tone_clips
