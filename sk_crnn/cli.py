@@ -185,18 +185,22 @@ def _train(args):
     say = _printer(args.quiet)
     _check_sr(args.sr)
     params = dict(_parse_param(p) for p in args.param)
-    bunch, waves, labels = _load_folder(args.data_dir, args.sr, args.quiet)
-    labels = np.asarray(labels)
-    say(f"Loaded {len(waves)} files in {len(bunch.target_names)} classes from {args.data_dir}.")
     pipe = make_pipeline(
         MelSpectrogramTransformer(sr=args.sr, n_mels=args.n_mels, n_fft=args.n_fft,
                                   hop_length=args.hop_length, device=args.device),
         CRNNClassifier(max_epochs=args.epochs, device=args.device,
                        random_state=args.random_state))
-    try:
-        pipe.set_params(**params)
-    except ValueError as exc:
-        raise UserError(f"--param: {exc}") from exc
+    for name, value in params.items():
+        try:
+            pipe.set_params(**{name: value})
+        except ValueError as exc:
+            steps = ", ".join(f"{n}__<param>" for n in pipe.named_steps)
+            raise UserError(f"--param {name}: no such parameter of the pipeline; names look "
+                            f"like {steps} (e.g. crnnclassifier__lr, "
+                            "crnnclassifier__module__rnn_type).") from exc
+    bunch, waves, labels = _load_folder(args.data_dir, args.sr, args.quiet)
+    labels = np.asarray(labels)
+    say(f"Loaded {len(waves)} files in {len(bunch.target_names)} classes from {args.data_dir}.")
     if args.cv:
         cv = StratifiedKFold(args.cv, shuffle=True, random_state=args.random_state)
         scores = cross_val_score(pipe, waves, labels, cv=cv)

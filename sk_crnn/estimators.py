@@ -12,7 +12,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import EpochScoring, ProgressBar
 from skorch.dataset import get_len
 from skorch.utils import is_dataset, to_tensor
 
@@ -274,6 +274,15 @@ class _CRNNBase:
         return tags
 
 
+def _encoded_accuracy(net, X, y):
+    """Accuracy of ``net`` on a validation split whose ``y`` holds encoded targets."""
+    proba = net.predict_proba(X)
+    y = np.asarray(y)
+    if net._is_multilabel():
+        return float(((proba > 0.5) == (y > 0.5)).all(axis=1).mean())
+    return float((proba.argmax(axis=1) == y).mean())
+
+
 _COMMON_PARAMS_DOC = """
     module : torch.nn.Module class or instance, default=CRNN
         The network. For a class, ``n_mels``, ``n_frames`` and ``n_outputs`` are inferred
@@ -406,6 +415,14 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
 
     def _is_multilabel(self):
         return getattr(self, "target_type_", None) == "multilabel-indicator"
+
+    @property
+    def _default_callbacks(self):
+        # skorch's valid_acc compares predict() (our original labels) with the encoded y of
+        # the validation split; score the encoded predictions instead.
+        callbacks = list(super()._default_callbacks)
+        scoring = EpochScoring(_encoded_accuracy, name="valid_acc", lower_is_better=False)
+        return [(name, scoring if name == "valid_acc" else cb) for name, cb in callbacks]
 
     def _check_targets(self, y, *, reset):
         name = type(self).__name__

@@ -186,7 +186,7 @@ def _numeric_keys(epochs):
     for row in epochs:
         for key, value in row.items():
             if (key not in keys and key not in _SKIP_KEYS and not key.endswith("_best")
-                    and _is_number(value)):
+                    and not key.endswith("_batch_count") and _is_number(value)):
                 keys.append(key)
     return keys
 

@@ -91,6 +91,7 @@ def test_evaluate_writes_report(model_path, data_dir, tmp_path):
         (["train", "{data}/missing", "--out", "m.joblib"], "does not exist"),
         (["train", "{data}", "--out", "m.joblib", "--sr", "-5"], "--sr must be a positive"),
         (["train", "{data}", "--out", "m.joblib", "--param", "lr"], "NAME=VALUE"),
+        (["train", "{data}", "--out", "m.joblib", "--param", "nosuch=1"], "no such parameter"),
         (["evaluate", "{model}", "{data}/missing"], "does not exist"),
     ],
 )

@@ -463,3 +463,18 @@ def test_sklearn_common_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeviceWarning)
         check(estimator)
+
+
+def test_train_split_with_string_labels_scores_valid_accuracy():
+    from skorch.dataset import ValidSplit
+
+    rng = np.random.RandomState(0)
+    y = np.array(["low", "high"] * 20)
+    X = rng.randn(40, 8, 6).astype("float32") + (y == "high")[:, None, None]
+    clf = CRNNClassifier(max_epochs=3, module__conv_channels=(4,), module__rnn_hidden=4,
+                         train_split=ValidSplit(4, stratified=True), random_state=0).fit(X, y)
+    valid_acc = clf.history[:, "valid_acc"]
+    assert len(valid_acc) == 3
+    assert all(0.0 <= a <= 1.0 for a in valid_acc)
+    # The score matches predict() on the same split, computed by hand.
+    assert valid_acc[-1] in {k / 10 for k in range(11)}
