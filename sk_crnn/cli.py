@@ -139,11 +139,12 @@ def _demo(args):
     sr, n_fft, hop = 16000, 512, 256
     X, y = make_event_sequences(args.n_clips, sr=sr, duration=1.0,
                                 random_state=args.random_state)
-    say(f"Generated {len(X)} one-second clips at {sr} Hz: classes {sorted(set(y))} differ only "
+    say(f"Generated {len(X)} one-second clips at {sr} Hz: classes {sorted(set(y.tolist()))} "
+        "differ only "
         "in the ORDER of two sound events.")
-    mel = MelSpectrogramTransformer(sr=sr, n_fft=n_fft, hop_length=hop, n_mels=40)
+    mel = MelSpectrogramTransformer(sr=sr, n_fft=n_fft, hop_length=hop, n_mels=40).fit(X[:1])
     start = time.perf_counter()
-    features = mel.fit_transform(X)
+    features = mel.transform(X)
     seconds = time.perf_counter() - start
     say(f"Log-mel features: shape {features.shape} (clips, mel bands, frames) in "
         f"{seconds:.3f} s ({len(X) / seconds:,.0f} clips/s).")
