@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.exceptions import DataConversionWarning
-from sklearn.utils import check_array
+from sklearn.utils import TransformerTags, check_array
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring, ProgressBar
@@ -17,6 +17,16 @@ from skorch.dataset import get_len
 from skorch.utils import is_dataset, to_tensor
 
 from ._checks import check_n_samples, check_spectrograms, seed_from_random_state
+from ._docs import COMMON_ATTRS_DOC as _COMMON_ATTRS_DOC
+from ._docs import COMMON_PARAMS_DOC as _COMMON_PARAMS_DOC
+from ._embedding import EmbeddingMixin
+from ._training import (
+    TrainingMixin,
+    check_augment_sizes,
+    check_training_params,
+    class_weights,
+    training_callbacks,
+)
 from ._validation import check_device
 from .modules import CRNN
 
@@ -35,13 +45,14 @@ def _accepted_kwargs(factory, kwargs):
     return {k: v for k, v in kwargs.items() if k in names}
 
 
-class _CRNNBase:
+class _CRNNBase(TrainingMixin, EmbeddingMixin):
     """Behaviour shared by :class:`CRNNClassifier` and :class:`CRNNRegressor`.
 
     Overrides a few skorch hooks: input checks and size inference in ``fit``/``partial_fit``,
     inferred sizes merged into the module's arguments in ``initialize_module``, seeding,
     shuffled training batches, a NaN-loss guard in ``train_step`` and shape checks before
-    prediction. Subclasses implement ``_check_targets``.
+    prediction. ``TrainingMixin`` adds the validation split, augmentation, precision and
+    weight decay. Subclasses implement ``_check_targets``.
     """
 
     def _get_param_names(self):
@@ -76,6 +87,7 @@ class _CRNNBase:
         check_n_samples(X, y)
         if not reset:
             self._check_shape(X)
+        check_augment_sizes(self, *X.shape[-2:])
         y, fitted = self._check_targets(y, reset=reset)
         if reset:  # set fitted attributes only once X and y are both valid
             self.n_mels_in_, self.n_frames_in_ = (int(s) for s in X.shape[-2:])
@@ -97,6 +109,7 @@ class _CRNNBase:
         seed_from_random_state(self.random_state)  # raises for invalid values
         if not isinstance(self.progress_bar, (bool, np.bool_)):
             raise ValueError(f"progress_bar must be True or False; got {self.progress_bar!r}.")
+        check_training_params(self)
 
     # -- seeding ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -143,7 +156,8 @@ class _CRNNBase:
         with self._seeded():
             if reset:
                 self.initialize()
-            super().partial_fit(X, y, _routing_method="fit", **fit_params)
+            with self._training_session():
+                super().partial_fit(X, y, _routing_method="fit", **fit_params)
         return self
 
     def partial_fit(self, X, y, classes=None, **fit_params):
@@ -170,7 +184,8 @@ class _CRNNBase:
         with self._seeded():
             if reset:
                 self.initialize()
-            super().partial_fit(X, y, **fit_params)
+            with self._training_session():
+                super().partial_fit(X, y, **fit_params)
         return self
 
     def check_data(self, X, y):
@@ -216,8 +231,12 @@ class _CRNNBase:
         return super().get_iterator(dataset, training=training)
 
     def train_step(self, batch, **fit_params):
-        """skorch's training step, stopping with an error when the loss is not finite."""
-        step = super().train_step(batch, **fit_params)
+        """skorch's training step (with gradient scaling for precision='16-mixed'), stopping
+        with an error when the loss is not finite."""
+        if getattr(self, "_grad_scaler", None) is not None:
+            step = self._scaled_train_step(batch, **fit_params)
+        else:
+            step = super().train_step(batch, **fit_params)
         loss = step["loss"].item()
         if not math.isfinite(loss):
             epoch = len(self.history)
@@ -231,11 +250,16 @@ class _CRNNBase:
 
     @property
     def _default_callbacks(self):
+        # skorch's scoring, then lr_scheduler, the log, progress_bar and early_stopping last
+        # (it ends training by raising KeyboardInterrupt, after the epoch is logged).
         callbacks = list(super()._default_callbacks)
+        schedulers, stoppers = training_callbacks(self)
+        at = [name for name, _ in callbacks].index("print_log")
+        callbacks[at:at] = schedulers
         progress_bar = getattr(self, "progress_bar", False)
         if isinstance(progress_bar, (bool, np.bool_)) and progress_bar:
             callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks
+        return callbacks + stoppers
 
     # -- prediction ---------------------------------------------------------------------------
     def forward_iter(self, X, training=False, device="cpu"):
@@ -271,6 +295,9 @@ class _CRNNBase:
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = True
         tags.target_tags.required = True
+        # transform() gives float32 embeddings, as LinearDiscriminantAnalysis is a classifier
+        # and a transformer.
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])
         return tags
 
 
@@ -283,48 +310,6 @@ def _encoded_accuracy(net, X, y):
     return float((proba.argmax(axis=1) == y).mean())
 
 
-_COMMON_PARAMS_DOC = """
-    module : torch.nn.Module class or instance, default=CRNN
-        The network. For a class, ``n_mels``, ``n_frames`` and ``n_outputs`` are inferred
-        from ``X`` and ``y`` at fit and passed to it (where it accepts them); set other
-        arguments with ``module__<name>`` (e.g. ``module__rnn_type="lstm"``), which also
-        override the inferred sizes.
-    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
-        Optimizer; its arguments are set with ``optimizer__<name>``.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int, default=20
-        Number of passes over the training data.
-    batch_size : int, default=32
-        Clips per mini-batch (training batches are shuffled).
-    train_split : callable or None, default=None
-        skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(5)``); None
-        trains on all data.
-    verbose : int, default=0
-        0 prints nothing; 1 prints skorch's table of losses per epoch.
-    progress_bar : bool, default=False
-        Show a per-batch progress bar (skorch's ``ProgressBar``) during fit.
-    random_state : None, int or numpy.random.RandomState, default=None
-        Seeds weight initialisation, dropout and shuffling, so an int gives reproducible fits;
-        torch's global RNG state is restored afterwards. None uses torch's global RNG.
-    device : str or torch.device, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. A net fitted on a GPU loads (``pickle`` or
-        ``joblib``) and predicts on a machine without one, with its device set to ``"cpu"``.
-    **kwargs : dict
-        Any other skorch ``NeuralNet`` parameter (``callbacks``, ``iterator_train__*``,
-        ``warm_start``, ...) or ``module__*``, ``optimizer__*``, ``criterion__*`` parameter.
-"""
-
-_COMMON_ATTRS_DOC = """
-    n_mels_in_ : int
-        Number of mel bands of the spectrograms seen in fit.
-    n_frames_in_ : int
-        Number of frames of the spectrograms seen in fit.
-    module_ : torch.nn.Module
-        The trained network.
-    history_ : skorch.History
-        Losses and timings per epoch and batch.
-"""
 
 
 class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
@@ -343,6 +328,11 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
     classes : array-like or None, default=None
         The label set and its order; None takes the sorted unique labels of ``y``. Useful
         when a training subset may lack a class.
+    class_weight : None, "balanced" or dict, default=None
+        Weights of the classes in the loss (``CrossEntropyLoss(weight=...)``), as in
+        scikit-learn: ``"balanced"`` gives ``n_samples / (n_classes * np.bincount(y))``, a
+        dict ``{{label: weight}}`` keyed by the original labels gives 1 to labels it omits.
+        Not supported for multi-label ``y`` (use ``criterion__pos_weight``).
 
     Attributes
     ----------
@@ -351,7 +341,10 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
     n_outputs_ : int
         Number of network outputs: classes, or labels for multi-label ``y``.
     target_type_ : str
-        ``"binary"``, ``"multiclass"`` or ``"multilabel-indicator"``.{_COMMON_ATTRS_DOC.rstrip()}
+        ``"binary"``, ``"multiclass"`` or ``"multilabel-indicator"``.
+    class_weight_ : ndarray of shape (n_classes,) or None
+        Loss weight of each class of ``classes_`` (ones for ``class_weight=None``); None for
+        multi-label ``y``.{_COMMON_ATTRS_DOC.rstrip()}
 
     See Also
     --------
@@ -383,10 +376,25 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
         batch_size=32,
         train_split=None,
         classes=None,
+        class_weight=None,
         verbose=0,
         progress_bar=False,
         random_state=None,
         device="cpu",
+        validation_fraction=None,
+        early_stopping=False,
+        patience=5,
+        monitor="valid_loss",
+        freq_mask=0,
+        time_mask=0,
+        n_freq_masks=2,
+        n_time_masks=2,
+        time_shift=0,
+        mixup=0.0,
+        lr_schedule=None,
+        weight_decay=0.0,
+        precision="32",
+        compile=False,
         **kwargs,
     ):
         super().__init__(
@@ -400,10 +408,25 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
             classes=classes,
             verbose=verbose,
             device=device,
+            compile=compile,
             **kwargs,
         )
         self.progress_bar = progress_bar
         self.random_state = random_state
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.monitor = monitor
+        self.freq_mask = freq_mask
+        self.time_mask = time_mask
+        self.n_freq_masks = n_freq_masks
+        self.n_time_masks = n_time_masks
+        self.time_shift = time_shift
+        self.mixup = mixup
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
+        self.precision = precision
+        self.class_weight = class_weight
 
     @property
     def classes_(self):
@@ -444,6 +467,12 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
                 "for multi-label tagging."
             )
         multilabel = target_type == "multilabel-indicator"
+        if multilabel and self.class_weight is not None:
+            raise ValueError(
+                f"class_weight is not supported for multi-label y; got class_weight="
+                f"{self.class_weight!r}. Weight the labels with criterion__pos_weight (a "
+                "tensor of one weight per label) instead."
+            )
         if not reset:
             fitted_multilabel = self._is_multilabel()
             if multilabel != fitted_multilabel or (multilabel and y.shape[1] != self.n_outputs_):
@@ -487,6 +516,12 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
             "target_type_": target_type,
             "n_outputs_": int(y.shape[1]) if multilabel else len(classes),
         }
+        if reset:
+            fitted["class_weight_"] = (
+                None if multilabel
+                else np.ones(len(classes), np.float32) if self.class_weight is None
+                else class_weights(self.class_weight, classes, y_enc)
+            )
         return y_enc, fitted
 
     def initialize_criterion(self):
@@ -495,7 +530,16 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
         if criterion is None:
             multilabel = self._is_multilabel()
             criterion = torch.nn.BCEWithLogitsLoss if multilabel else torch.nn.CrossEntropyLoss
-        self.criterion_ = self.initialized_instance(criterion, self.get_params_for("criterion"))
+        kwargs = self.get_params_for("criterion")
+        if self.class_weight is not None and getattr(self, "class_weight_", None) is not None:
+            if "weight" in kwargs or "weight" not in _accepted_kwargs(criterion, {"weight": 0}):
+                raise ValueError(
+                    f"class_weight={self.class_weight!r} is passed as the loss's weight, but "
+                    "criterion__weight is set too or the criterion takes no weight argument; "
+                    "pass only one of them, or use class_weight with the default criterion."
+                )
+            kwargs["weight"] = torch.as_tensor(self.class_weight_)
+        self.criterion_ = self.initialized_instance(criterion, kwargs)
         return self
 
     def _get_predict_nonlinearity(self):
@@ -596,6 +640,20 @@ class CRNNRegressor(_CRNNBase, NeuralNetRegressor):
         progress_bar=False,
         random_state=None,
         device="cpu",
+        validation_fraction=None,
+        early_stopping=False,
+        patience=5,
+        monitor="valid_loss",
+        freq_mask=0,
+        time_mask=0,
+        n_freq_masks=2,
+        n_time_masks=2,
+        time_shift=0,
+        mixup=0.0,
+        lr_schedule=None,
+        weight_decay=0.0,
+        precision="32",
+        compile=False,
         **kwargs,
     ):
         super().__init__(
@@ -608,10 +666,24 @@ class CRNNRegressor(_CRNNBase, NeuralNetRegressor):
             train_split=train_split,
             verbose=verbose,
             device=device,
+            compile=compile,
             **kwargs,
         )
         self.progress_bar = progress_bar
         self.random_state = random_state
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.monitor = monitor
+        self.freq_mask = freq_mask
+        self.time_mask = time_mask
+        self.n_freq_masks = n_freq_masks
+        self.n_time_masks = n_time_masks
+        self.time_shift = time_shift
+        self.mixup = mixup
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
+        self.precision = precision
 
     def _check_targets(self, y, *, reset):
         y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")

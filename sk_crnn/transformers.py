@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -73,6 +74,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         Clips transformed per chunk; bounds the temporary memory.
     dtype : {"float32", "float64", "float16"}, default="float32"
         Data type of the output.
+    progress_bar : bool, default=False
+        Show a tqdm progress bar over the chunks of ``transform``.
 
     Attributes
     ----------
@@ -108,7 +111,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                  center=True, pad_mode="constant", n_mels=128, fmin=0.0, fmax=None, power=2.0,
                  htk=False, norm="slaney", scale="db", ref=1.0, amin=1e-10, top_db=80.0,
                  n_mfcc=None, duration=None, normalize=None, device="cpu", batch_size=64,
-                 dtype="float32"):
+                 dtype="float32", progress_bar=False):
         self.sr = sr
         self.n_fft = n_fft
         self.hop_length = hop_length
@@ -132,6 +135,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         self.device = device
         self.batch_size = batch_size
         self.dtype = dtype
+        self.progress_bar = progress_bar
 
     # -- parameters -------------------------------------------------------------------------
     def _validate_params(self):
@@ -162,6 +166,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                      allow_none=True)
         check_options(self.normalize, "normalize", ["band", None])
         check_scalar(self.batch_size, "batch_size", "int", low=1)
+        if not isinstance(self.progress_bar, (bool, np.bool_)):
+            raise TypeError(f"progress_bar must be True or False; got {self.progress_bar!r}.")
         check_options(np.dtype(self.dtype).name if _is_dtype(self.dtype) else self.dtype,
                       "dtype", _DTYPES)
         if not self.center and self.duration is not None:
@@ -261,8 +267,11 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
             mean = torch.as_tensor(self.band_mean_, dtype=torch.float32, device=plan.device)
             scale = 1.0 / torch.clamp(torch.as_tensor(self.band_std_, dtype=torch.float32,
                                                       device=plan.device), min=1e-8)
+        starts = range(0, n_clips, self.batch_size)
+        if self.progress_bar:
+            starts = tqdm(starts, desc="features", unit="chunk", leave=False)
         with torch.inference_mode():
-            for start in range(0, n_clips, self.batch_size):
+            for start in starts:
                 stop = min(start + self.batch_size, n_clips)
                 if fixed:
                     chunk = np.ascontiguousarray(X[start:stop], dtype=np.float32)

@@ -53,6 +53,11 @@ _TINY_NET = (
 )
 PIPELINE_EXPECTED_FAILURES = {
     **TRANSFORMER_EXPECTED_FAILURES,
+    "check_transformer_preserve_dtypes": (
+        "the check calls Pipeline.set_output, which MelSpectrogramTransformer lacks: its output "
+        "is 3-D spectrograms, not a table; the CRNN's float32 transform output is tested in "
+        "test_training.py"
+    ),
     "check_estimators_overwrite_params": _STEPS_FITTED_IN_PLACE,
     "check_dont_overwrite_parameters": _STEPS_FITTED_IN_PLACE,
     "check_classifier_data_not_an_array": TRANSFORMER_EXPECTED_FAILURES["check_estimators_dtypes"],

@@ -268,3 +268,11 @@ def test_cuda_matches_cpu():
     gpu = MelSpectrogramTransformer(sr=16000, device="cuda").fit_transform(X)
     assert isinstance(gpu, np.ndarray)
     assert np.abs(cpu - gpu).max() <= TOL_DB
+
+
+def test_progress_bar_shows_chunks(capsys):
+    X = speechlike(n_clips=4)
+    t = MelSpectrogramTransformer(sr=16000, n_mels=16, batch_size=2, progress_bar=True).fit(X)
+    quiet = clone(t).set_params(progress_bar=False).fit(X).transform(X)
+    np.testing.assert_array_equal(t.transform(X), quiet)
+    assert "features" in capsys.readouterr().err

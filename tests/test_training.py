@@ -1,0 +1,358 @@
+"""Training parameters of the CRNN estimators: validation split, early stopping, augmentation,
+class weights, learning-rate schedules, weight decay, precision, embeddings."""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.class_weight import compute_class_weight
+from skorch.callbacks import Callback
+from skorch.dataset import ValidSplit
+
+from sk_crnn import CRNNClassifier, CRNNRegressor, MelSpectrogramTransformer
+from sk_crnn.augment import mask_bands, mixup_batch, shift_time
+from sk_crnn.datasets import make_tone_clips
+
+TINY = dict(module__conv_channels=(4,), module__rnn_hidden=4, batch_size=8, max_epochs=2)
+AUGMENT = dict(freq_mask=3, time_mask=3, n_freq_masks=1, n_time_masks=2, time_shift=2, mixup=0.4)
+NEW_PARAMS = dict(
+    validation_fraction=0.25,
+    early_stopping=True,
+    patience=3,
+    monitor="valid_acc",
+    lr_schedule="cosine",
+    weight_decay=1e-4,
+    precision="bf16",
+    compile=False,
+    class_weight={"a": 2.0},
+    **AUGMENT,
+)
+
+
+@pytest.fixture
+def data():
+    """40 clips of 8 mel bands x 12 frames; class 'b' is shifted up, so it is learnable."""
+    X = np.random.RandomState(0).randn(40, 8, 12).astype("float32")
+    y = np.array(["a", "b"] * 20)
+    return X + (y == "b")[:, None, None], y
+
+
+# -- augmentation -------------------------------------------------------------------------------
+def test_augment_functions():
+    rng = np.random.default_rng(0)
+    X = torch.arange(2 * 6 * 10, dtype=torch.float32).reshape(2, 6, 10)
+    masked = mask_bands(X, max_width=3, n_masks=1, axis=-2, rng=rng)
+    for clip, orig in zip(masked, X):
+        changed = (clip != orig).any(dim=1)
+        assert changed.sum() <= 3
+        assert torch.allclose(clip[changed], orig.mean().expand_as(clip[changed]))
+    assert mask_bands(X, max_width=0, n_masks=2, axis=-1, rng=rng) is X
+    shifted = shift_time(X, max_shift=4, rng=rng)
+    for clip, orig in zip(shifted, X):
+        assert any(torch.equal(clip, torch.roll(orig, s, dims=-1)) for s in range(-4, 5))
+    mixed, perm, lam = mixup_batch(X, alpha=0.4, rng=rng)
+    assert 0 <= lam <= 1 and sorted(perm.tolist()) == [0, 1]
+    assert torch.allclose(mixed, lam * X + (1 - lam) * X[perm])
+
+
+def test_augmentation_is_off_at_predict_time(data):
+    X, y = data
+    clf = CRNNClassifier(**TINY, **AUGMENT, random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert_array_equal(proba, clf.predict_proba(X))
+    assert_array_equal(clf.transform(X), clf.transform(X))
+    with torch.no_grad():  # exactly the network in eval mode on the raw input
+        clean = torch.softmax(clf.module_.eval()(torch.as_tensor(X)), dim=1).numpy()
+    assert_allclose(proba, clean, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "augment", [dict(freq_mask=3), dict(time_mask=3), dict(time_shift=2), dict(mixup=0.4)]
+)
+def test_each_augmentation_changes_training(data, augment):
+    X, y = data
+    plain = CRNNClassifier(**TINY, random_state=0).fit(X, y).predict_proba(X)
+    augmented = CRNNClassifier(**TINY, **augment, random_state=0).fit(X, y).predict_proba(X)
+    assert not np.allclose(plain, augmented)
+
+
+@pytest.mark.parametrize("Estimator", [CRNNClassifier, CRNNRegressor])
+def test_deterministic_under_random_state_with_every_augmentation(data, Estimator):
+    X, y = data
+    y = y if Estimator is CRNNClassifier else X.mean(axis=(1, 2))
+    params = dict(**TINY, **AUGMENT, validation_fraction=0.25, early_stopping=True)
+    fits = [Estimator(**params, random_state=0).fit(X, y) for _ in range(2)]
+    assert_array_equal(fits[0].transform(X), fits[1].transform(X))
+    assert_array_equal(fits[0].validation_indices_, fits[1].validation_indices_)
+    other = Estimator(**params, random_state=1).fit(X, y)
+    assert not np.allclose(fits[0].transform(X), other.transform(X))
+
+
+def test_mixup_mixes_multilabel_and_regression_targets(data):
+    X, _ = data
+    Y = (np.random.RandomState(1).rand(len(X), 3) > 0.5).astype(int)
+    assert CRNNClassifier(**TINY, mixup=0.4).fit(X, Y).predict(X).shape == Y.shape
+    y2 = np.c_[X.mean(axis=(1, 2)), X.std(axis=(1, 2))]
+    assert CRNNRegressor(**TINY, mixup=0.4).fit(X, y2).predict(X).shape == y2.shape
+
+
+# -- validation split and early stopping --------------------------------------------------------
+def test_validation_split_is_stratified_and_from_the_fit_data(data):
+    X, _ = data
+    y = np.array(["a"] * 24 + ["b"] * 8 + ["c"] * 8)
+    clf = CRNNClassifier(**TINY, validation_fraction=0.25, random_state=0).fit(X, y)
+    valid = clf.validation_indices_
+    assert len(valid) == 10
+    assert sorted(np.unique(y[valid], return_counts=True)[1]) == [2, 2, 6]
+    batches = clf.history[-1]["batches"]
+    assert sum(b.get("train_batch_size", 0) for b in batches) == 30
+    assert sum(b.get("valid_batch_size", 0) for b in batches) == 10
+    assert {"valid_loss", "valid_acc"} <= set(clf.history[-1])
+    other = CRNNClassifier(**TINY, validation_fraction=0.25, random_state=1).fit(X, y)
+    assert not np.array_equal(valid, other.validation_indices_)
+    # In cross-validation the split is drawn from each training fold only.
+    result = cross_validate(clf, X, y, cv=2, return_estimator=True)
+    assert all(est.validation_indices_.max() < 20 for est in result["estimator"])
+
+
+def test_early_stopping_stops_and_restores_the_best_weights():
+    # Random labels and a high learning rate: the network overfits, so the validation loss
+    # is lowest early and worsens afterwards.
+    X = np.random.RandomState(0).randn(40, 8, 12).astype("float32")
+    y = np.random.RandomState(1).randint(0, 2, 40)
+    clf = CRNNClassifier(
+        **{**TINY, "max_epochs": 40},
+        lr=0.05,
+        validation_fraction=0.25,
+        early_stopping=True,
+        patience=3,
+        random_state=0,
+    ).fit(X, y)
+    valid_loss = clf.history[:, "valid_loss"]
+    assert len(valid_loss) < 40  # stopped early
+    best = int(np.argmin(valid_loss))
+    assert best < len(valid_loss) - 1  # the last epoch was not the best one
+    valid = clf.validation_indices_
+    with torch.no_grad():
+        logits = clf.module_.eval()(torch.as_tensor(X[valid]))
+        loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y[valid])).item()
+    assert_allclose(loss, valid_loss[best], rtol=1e-5)
+
+
+def test_monitor_valid_acc_is_higher_is_better(data):
+    X, y = data
+    clf = CRNNClassifier(
+        **TINY, validation_fraction=0.25, early_stopping=True, monitor="valid_acc"
+    ).fit(X, y)
+    stopper = dict(clf.callbacks_)["early_stopping"]
+    assert stopper.monitor == "valid_acc" and not stopper.lower_is_better and stopper.load_best
+
+
+class _InterruptAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_with_early_stopping_leaves_a_usable_model(data):
+    X, y = data
+    clf = CRNNClassifier(
+        **{**TINY, "max_epochs": 10},
+        callbacks=[_InterruptAt(3)],
+        validation_fraction=0.25,
+        early_stopping=True,
+        random_state=0,
+    ).fit(X, y)
+    assert len(clf.history) == 3
+    assert set(clf.predict(X)) <= {"a", "b"}
+    assert clf.transform(X).shape == (len(X), clf.module_.embedding_dim)
+
+
+# -- class weights ------------------------------------------------------------------------------
+def test_class_weight(data):
+    X, _ = data
+    y = np.array(["a"] * 28 + ["b"] * 12)
+    plain = CRNNClassifier(**TINY, random_state=0).fit(X, y)
+    assert plain.criterion_.weight is None
+    assert_array_equal(plain.class_weight_, [1, 1])
+    balanced = CRNNClassifier(**TINY, class_weight="balanced", random_state=0).fit(X, y)
+    expected = compute_class_weight("balanced", classes=np.array(["a", "b"]), y=y)
+    assert_allclose(balanced.class_weight_, expected, rtol=1e-6)
+    assert_allclose(balanced.criterion_.weight.numpy(), expected, rtol=1e-6)
+    by_label = CRNNClassifier(**TINY, class_weight={"b": 3.0}).fit(X, y)
+    assert_array_equal(by_label.criterion_.weight.numpy(), [1.0, 3.0])
+    logits, target = torch.randn(6, 2), torch.tensor([0, 0, 0, 0, 1, 1])
+    assert plain.criterion_(logits, target) != balanced.criterion_(logits, target)
+    with pytest.raises(ValueError, match=r"class_weight has labels.*\['z'\]"):
+        CRNNClassifier(**TINY, class_weight={"z": 2.0}).fit(X, y)
+    with pytest.raises(ValueError, match="class_weight is not supported for multi-label"):
+        CRNNClassifier(**TINY, class_weight="balanced").fit(
+            X, np.eye(2, dtype=int)[(y == "b").astype(int)]
+        )
+    assert "class_weight" not in CRNNRegressor().get_params()
+
+
+# -- learning rate and optimizer ----------------------------------------------------------------
+def test_lr_schedules_change_the_learning_rate(data):
+    X, y = data
+    kw = dict(**{**TINY, "max_epochs": 4}, lr=0.01, random_state=0)
+    cosine = CRNNClassifier(**kw, lr_schedule="cosine").fit(X, y)
+    lrs = cosine.history[:, "event_lr"]
+    assert lrs[0] == 0.01 and all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert cosine.optimizer_.param_groups[0]["lr"] < lrs[-1]
+    onecycle = CRNNClassifier(**kw, lr_schedule="onecycle").fit(X, y)
+    batch_lrs = [b["event_lr"] for h in onecycle.history for b in h["batches"] if "event_lr" in b]
+    assert len(batch_lrs) == 4 * 5  # every training batch
+    peak = int(np.argmax(batch_lrs))
+    assert 0 < peak < len(batch_lrs) - 1 and max(batch_lrs) == pytest.approx(0.01, rel=0.05)
+    plateau = CRNNClassifier(
+        **{**kw, "max_epochs": 8}, lr_schedule="plateau", patience=1, validation_fraction=0.25
+    ).fit(X, y)
+    scheduler = dict(plateau.callbacks_)["lr_scheduler"]
+    assert isinstance(scheduler.lr_scheduler_, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert scheduler.monitor == "valid_loss"
+    unscheduled = CRNNClassifier(**kw).fit(X, y)
+    assert "lr_scheduler" not in dict(unscheduled.callbacks_)
+    assert unscheduled.optimizer_.param_groups[0]["lr"] == 0.01
+
+
+def test_plateau_lowers_the_learning_rate_when_the_loss_stalls(data):
+    X, y = data
+    # One batch of all clips per epoch and no dropout: the loss is the same every epoch up
+    # to lr-sized steps, far below ReduceLROnPlateau's relative threshold of 1e-4.
+    params = {**TINY, "max_epochs": 5, "batch_size": -1, "module__dropout": 0.0}
+    clf = CRNNClassifier(**params, lr=1e-6, lr_schedule="plateau", patience=1).fit(X, y)
+    assert dict(clf.callbacks_)["lr_scheduler"].monitor == "train_loss"
+    assert clf.history[:, "event_lr"][0] == 1e-6
+    assert clf.optimizer_.param_groups[0]["lr"] <= 1e-7  # divided by 10 at least once
+
+
+def test_weight_decay_reaches_the_optimizer(data):
+    X, y = data
+    clf = CRNNClassifier(**TINY, weight_decay=0.01).fit(X, y)
+    assert clf.optimizer_.param_groups[0]["weight_decay"] == 0.01
+    assert CRNNClassifier(**TINY).fit(X, y).optimizer_.param_groups[0]["weight_decay"] == 0
+    adamw = CRNNRegressor(**TINY, optimizer=torch.optim.AdamW, weight_decay=0.1)
+    adamw.fit(X, X.mean(axis=(1, 2)))
+    assert isinstance(adamw.optimizer_, torch.optim.AdamW)
+    assert adamw.optimizer_.param_groups[0]["weight_decay"] == 0.1
+
+
+# -- embeddings ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("Estimator", [CRNNClassifier, CRNNRegressor])
+def test_transform_and_feature_names(data, Estimator):
+    X, y = data
+    y = y if Estimator is CRNNClassifier else X.mean(axis=(1, 2))
+    est = Estimator(**TINY, random_state=0).fit(X, y)
+    emb = est.transform(X)
+    dim = est.module_.embedding_dim
+    assert emb.shape == (len(X), dim) and emb.dtype == np.float32
+    assert_array_equal(emb, est.embed(X))
+    names = est.get_feature_names_out()
+    assert isinstance(names, np.ndarray) and names.tolist() == [f"crnn_emb{i}" for i in range(dim)]
+    with pytest.raises(Exception, match="not initialized"):
+        Estimator().get_feature_names_out()
+
+
+# -- precision and compile ----------------------------------------------------------------------
+def test_precision(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"precision='16-mixed' needs device='cuda'"):
+        CRNNClassifier(**TINY, precision="16-mixed").fit(X, y)
+    clf = CRNNClassifier(**TINY, precision="bf16", random_state=0).fit(X, y)  # CPU autocast
+    assert clf.predict_proba(X).dtype == np.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["bf16", "16-mixed"])
+def test_precision_on_cuda(data, precision):
+    X, y = data
+    clf = CRNNClassifier(**TINY, **AUGMENT, device="cuda", precision=precision, random_state=0)
+    clf.fit(X, y)
+    assert clf.predict_proba(X).dtype == np.float32
+    assert set(clf.predict(X)) <= {"a", "b"}
+
+
+@pytest.mark.slow
+def test_compile(data):
+    X, y = data
+    clf = CRNNClassifier(**TINY, compile=True, random_state=0).fit(X, y)
+    assert set(clf.predict(X)) <= {"a", "b"}
+
+
+# -- parameters: checks, clone, search ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(early_stopping=True), r"early_stopping=True needs.*set validation_fraction"),
+        (dict(validation_fraction=0.2, train_split=ValidSplit(5)), "pass only one"),
+        (dict(validation_fraction=1.5), "validation_fraction must be a float in"),
+        (dict(validation_fraction=0.5, early_stopping="yes"), "early_stopping must be"),
+        (dict(patience=0), "patience must be an int >= 1"),
+        (dict(monitor="valid_f1"), "monitor must be one of"),
+        (dict(freq_mask=-1), "freq_mask must be an int >= 0"),
+        (dict(freq_mask=8), "freq_mask=8 is not smaller than the 8 mel bands"),
+        (dict(time_shift=12), "time_shift=12 is not smaller than the 12 frames"),
+        (dict(n_time_masks=1.5), "n_time_masks must be an int"),
+        (dict(mixup=-0.1), "mixup must be a finite float >= 0"),
+        (dict(lr_schedule="step"), "lr_schedule must be one of"),
+        (dict(weight_decay=-1.0), "weight_decay must be"),
+        (dict(weight_decay=0.1, optimizer__weight_decay=0.2), "pass only weight_decay"),
+        (dict(precision="64"), "precision must be one of"),
+        (dict(class_weight="inverse"), "class_weight must be None, 'balanced' or a dict"),
+        (dict(validation_fraction=0.02), "cannot be stratified"),
+    ],
+)
+def test_bad_training_params_name_the_parameter(data, params, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        CRNNClassifier(**TINY, **params).fit(X, y)
+
+
+def test_regressor_cannot_monitor_accuracy(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="monitor must be one of"):
+        CRNNRegressor(
+            **TINY, validation_fraction=0.2, early_stopping=True, monitor="valid_acc"
+        ).fit(X, X.mean(axis=(1, 2)))
+
+
+def test_new_params_round_trip_through_clone():
+    clf = CRNNClassifier(**NEW_PARAMS)
+    params = clf.get_params(deep=False)
+    assert all(params[k] is v for k, v in NEW_PARAMS.items())
+    twin = clone(clf)
+    assert all(twin.get_params(deep=False)[k] == v for k, v in NEW_PARAMS.items())
+    reg_params = {k: v for k, v in NEW_PARAMS.items() if k not in ("class_weight", "monitor")}
+    assert clone(CRNNRegressor(**reg_params)).get_params(deep=False).items() >= reg_params.items()
+    defaults = CRNNClassifier().get_params()
+    assert (defaults["validation_fraction"], defaults["early_stopping"], defaults["mixup"]) == (
+        None,
+        False,
+        0.0,
+    )
+    assert clone(clf).set_params(mixup=0.1, freq_mask=2).get_params()["mixup"] == 0.1
+
+
+def test_grid_search_over_training_params_in_a_pipeline():
+    X, y = make_tone_clips(40, sr=8000, duration=0.25, random_state=0)
+    pipe = make_pipeline(
+        MelSpectrogramTransformer(sr=8000, n_fft=256, hop_length=128, n_mels=16),
+        CRNNClassifier(**TINY, random_state=0),
+    )
+    grid = {
+        "crnnclassifier__mixup": [0.0, 0.2],
+        "crnnclassifier__freq_mask": [0, 4],
+        "crnnclassifier__lr_schedule": [None, "cosine"],
+    }
+    search = GridSearchCV(pipe, grid, cv=2, error_score="raise").fit(X, y)
+    assert len(search.cv_results_["params"]) == 8
+    best = search.best_estimator_
+    assert best.transform(X).shape == (len(X), best[-1].module_.embedding_dim)
+    assert best[-1].get_feature_names_out()[0] == "crnn_emb0"
