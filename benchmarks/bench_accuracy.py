@@ -90,10 +90,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--rows", nargs="+", default=None,
+                        help="CRNN rows to run (labels such as defaults '+ mixup'); default all")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None,
                         help="clips per split (100 or more: the 10%% validation split needs "
                              "every word), to check that the script runs")
+    parser.add_argument("--train-limit", type=int, default=None,
+                        help="training clips only (the full test split is kept)")
     args = parser.parse_args()
     if not (DATA / "keywords.npz").exists():
         print(f"skipped: {DATA / 'keywords.npz'} is absent")
@@ -103,6 +107,8 @@ def main():
     if args.limit:
         X_train, y_train = limit_per_word(X_train, y_train, args.limit)
         X_test, y_test = limit_per_word(X_test, y_test, args.limit)
+    if args.train_limit:
+        X_train, y_train = limit_per_word(X_train, y_train, args.train_limit)
     print(f"keywords: {len(X_train)} train / {len(X_test)} test clips, unseen test voices; "
           f"features {MEL}; {args.threads} torch threads")
     rows = [
@@ -113,6 +119,7 @@ def main():
             (f"CRNN(max_epochs={args.epochs}) {label}",
              [lambda s=s, p=params: crnn_pipeline(args.epochs, s, **p) for s in args.seeds])
             for label, params in CRNN_ROWS
+            if args.rows is None or label in args.rows
         ),
     ]
     print(f"{'model':40s} {'accuracy (mean +/- std over runs)':>34s} {'train s':>9s}")

@@ -104,6 +104,44 @@ def peak_memory_mib(name, workload, threads):
     return value
 
 
+def _long_child(minutes, queue):
+    torch.set_num_threads(2)
+    sr = 16000
+    rng = np.random.default_rng(0)
+    X = np.empty((1, int(minutes * 60 * sr)), dtype=np.float32)
+    for start in range(0, X.shape[1], sr * 60):  # fill a minute at a time: no big temporaries
+        X[0, start:start + sr * 60] = 0.1 * rng.standard_normal(min(sr * 60, X.shape[1] - start),
+                                                                dtype=np.float32)
+    t = MelSpectrogramTransformer(sr=sr, **PARAMS).fit(X[:, : sr])
+    t.fit(X)
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _status_kib("VmRSS")
+    start = time.perf_counter()
+    out = t.transform(X)
+    seconds = time.perf_counter() - start
+    queue.put((X.nbytes / 2**20, out.nbytes / 2**20, (_status_kib("VmHWM") - before) / 1024,
+               seconds))
+
+
+def long_audio():
+    """Peak memory of transform on one long clip: it should grow with the output only."""
+    print("\nOne long clip at 16 kHz (peak MiB: memory added above the input, output included)")
+    print(f"{'audio':>8s} {'input MiB':>10s} {'output MiB':>11s} {'peak MiB':>9s} "
+          f"{'peak - output':>14s} {'seconds':>8s}")
+    ctx = mp.get_context("spawn")
+    for minutes in (10, 60):
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_long_child, args=(minutes, queue))
+        proc.start()
+        in_mib, out_mib, peak, seconds = queue.get()
+        proc.join()
+        print(f"{minutes:5d} min {in_mib:10.0f} {out_mib:11.1f} {peak:9.1f} "
+              f"{peak - out_mib:14.1f} {seconds:8.2f}")
+
+
 def best_time(fn, X, sr, repeats):
     times = []
     for _ in range(repeats):
@@ -144,6 +182,8 @@ def main():
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     args = parser.parse_args()
     run(args.threads, args.repeats, not args.no_memory)
+    if not args.no_memory:
+        long_audio()
 
 
 if __name__ == "__main__":

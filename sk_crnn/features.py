@@ -103,12 +103,15 @@ class MelPlan:
         return n_frames_for(n_samples, n_fft=self.n_fft, hop_length=self.hop_length,
                             center=self.center)
 
-    def __call__(self, x):
+    def __call__(self, x, out=None):
         """Features of a batch of equal-length clips.
 
         Parameters
         ----------
         x : torch.Tensor of shape (batch, n_samples), float32, on ``self.device``
+        out : torch.Tensor of shape (batch, n_frames, n_mels), float32, optional
+            Where to write the mel spectrogram (it may be a strided view, such as the
+            transpose of the caller's output array); without MFCCs the result is ``out``.
 
         Returns
         -------
@@ -116,54 +119,82 @@ class MelPlan:
             ``n_bands`` is ``n_mels``, or ``n_mfcc`` when MFCCs are asked for. Frames come
             first; the caller transposes while copying into its output.
         """
-        if self.center:
-            pad = self.n_fft // 2
-            mode = PAD_MODES[self.pad_mode]
-            if mode == "constant":
-                x = torch.nn.functional.pad(x, (pad, pad))
-            else:
-                x = torch.nn.functional.pad(x[:, None, :], (pad, pad), mode=mode)[:, 0]
-        frames = x.unfold(-1, self.n_fft, self.hop_length)  # (batch, n_frames, n_fft) view
-        batch, n_frames = frames.shape[:2]
-        mel = torch.empty((batch, n_frames, self.mel_t.shape[1]), dtype=x.dtype, device=x.device)
-        # The FFT runs over blocks of about FRAME_BLOCK frames: the temporaries stay in cache,
-        # which is much faster than one pass over the whole chunk and bounds memory for long
-        # clips to the block, whatever their length.
+        batch, n_samples = x.shape
+        n_frames = self.n_frames(n_samples)
+        mel = out if out is not None else torch.empty(
+            (batch, n_frames, self.mel_t.shape[1]), dtype=x.dtype, device=x.device)
+        # The FFT runs over blocks of about FRAME_BLOCK frames, each cut from the signal with
+        # its own edge padding: the temporaries stay in cache (much faster than one pass over
+        # the whole chunk), and long clips need no padded copy, so memory beyond the input and
+        # output is one block, whatever the clip length.
         step = max(1, FRAME_BLOCK // batch)
+        hop = self.hop_length
         for start in range(0, n_frames, step):
-            spec = torch.fft.rfft(frames[:, start:start + step] * self.window, dim=-1)
-            parts = torch.view_as_real(spec)  # (batch, step, n_freq, 2), shares memory
+            stop = min(start + step, n_frames)
+            segment = self._padded_segment(x, start * hop, (stop - 1) * hop + self.n_fft)
+            frames = segment.unfold(-1, self.n_fft, hop)  # (batch, stop - start, n_fft) view
+            spec = torch.fft.rfft(frames * self.window, dim=-1)
+            parts = torch.view_as_real(spec)  # (batch, frames, n_freq, 2), shares memory
             parts.square_()
             power = parts[..., 0] + parts[..., 1]  # |X|^2
             if self.power != 2.0:
                 power.pow_(self.power / 2.0)
-            mel[:, start:start + step] = torch.matmul(power, self.mel_t)
+            mel[:, start:stop] = torch.matmul(power, self.mel_t)
         mel = self._scale(mel)
         if self.dct_t is not None:
             mel = torch.matmul(mel, self.dct_t)
         return mel
 
+    def _padded_segment(self, x, a, b):
+        """Samples ``a:b`` of the centre-padded signal, padding only where the slice needs it.
+
+        Equals ``pad(x, (n_fft // 2, n_fft // 2), mode)[:, a:b]`` without building the padded
+        copy of the whole signal.
+        """
+        pad = self.n_fft // 2 if self.center else 0
+        n = x.shape[-1]
+        lo, hi = a - pad, b - pad  # in the coordinates of x
+        core = x[:, max(lo, 0):min(hi, n)]
+        left, right = max(0, -lo), max(0, hi - n)
+        if not (left or right):
+            return core
+        mode = self.pad_mode
+        if mode == "constant":
+            return torch.nn.functional.pad(core, (left, right))
+        parts = []
+        if left:
+            parts.append(x[:, 1:left + 1].flip(-1) if mode == "reflect"
+                         else x[:, :1].expand(-1, left))
+        parts.append(core)
+        if right:
+            parts.append(x[:, n - 1 - right:n - 1].flip(-1) if mode == "reflect"
+                         else x[:, -1:].expand(-1, right))
+        return torch.cat(parts, dim=-1)
+
     def _scale(self, mel):
+        """Log or dB scaling of the mel powers, in place (``mel`` is not used afterwards)."""
         if self.scale is None:
             return mel
         if self.scale == "log":
-            return torch.log(mel + self.amin)
+            return mel.add_(self.amin).log_()
         # "db": librosa.power_to_db applied to each clip on its own.
-        db = torch.clamp(mel, min=self.amin).log10_().mul_(10.0)
+        ref_db = None
         if callable(self.ref):
             if self.ref is np.max:
-                ref = torch.amax(mel.flatten(1), dim=1)
+                ref = mel.amax(dim=(1, 2))
             else:
                 ref = torch.as_tensor(
                     [float(self.ref(m)) for m in mel.cpu().numpy()],
                     dtype=mel.dtype, device=mel.device)
             ref_db = 10.0 * torch.log10(torch.clamp(ref.abs(), min=self.amin))
+        db = mel.clamp_(min=self.amin).log10_().mul_(10.0)
+        if ref_db is not None:
             db.sub_(ref_db[:, None, None])
         else:
-            ref_db = 10.0 * np.log10(max(self.amin, abs(float(self.ref))))
-            if ref_db != 0.0:
-                db.sub_(ref_db)
+            offset = 10.0 * np.log10(max(self.amin, abs(float(self.ref))))
+            if offset != 0.0:
+                db.sub_(offset)
         if self.top_db is not None:
-            floor = torch.amax(db.flatten(1), dim=1) - self.top_db
-            db = torch.maximum(db, floor[:, None, None])
+            floor = db.amax(dim=(1, 2)) - self.top_db
+            torch.maximum(db, floor[:, None, None], out=db)
         return db

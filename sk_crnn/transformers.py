@@ -2,9 +2,9 @@
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
 from ._validation import check_device, check_options, check_scalar, check_waveforms
 from .features import PAD_MODES, MelPlan
@@ -267,6 +267,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
             mean = torch.as_tensor(self.band_mean_, dtype=torch.float32, device=plan.device)
             scale = 1.0 / torch.clamp(torch.as_tensor(self.band_std_, dtype=torch.float32,
                                                       device=plan.device), min=1e-8)
+        in_place = (dtype == np.float32 and plan.device.type == "cpu" and plan.dct_t is None
+                    and not normalize)
         starts = range(0, n_clips, self.batch_size)
         if self.progress_bar:
             starts = tqdm(starts, desc="features", unit="chunk", leave=False)
@@ -280,7 +282,11 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                     for row, clip in enumerate(X[start:stop]):
                         m = min(n, clip.shape[0])
                         chunk[row, :m] = clip[:m]
-                feats = plan(torch.from_numpy(chunk).to(plan.device))
+                x = torch.from_numpy(chunk).to(plan.device)
+                if in_place:  # write straight into the output: no second output-sized buffer
+                    plan(x, out=torch.from_numpy(out[start:stop]).transpose(1, 2))
+                    continue
+                feats = plan(x)
                 if normalize:
                     feats = (feats - mean) * scale
                 feats = feats.transpose(1, 2)

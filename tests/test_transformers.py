@@ -276,3 +276,15 @@ def test_progress_bar_shows_chunks(capsys):
     quiet = clone(t).set_params(progress_bar=False).fit(X).transform(X)
     np.testing.assert_array_equal(t.transform(X), quiet)
     assert "features" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect", "edge"])
+@pytest.mark.parametrize("center", [True, False])
+def test_long_clip_is_computed_in_blocks_exactly(pad_mode, center):
+    # 600 frames: many FFT blocks, with the padded edges in the first and last block only.
+    X = speechlike(n_clips=1, sr=8000, seconds=600 * 64 / 8000)
+    params = dict(sr=8000, n_fft=256, hop_length=64, n_mels=24, pad_mode=pad_mode,
+                  center=center)
+    ours = MelSpectrogramTransformer(**params).fit_transform(X)
+    assert ours.shape[-1] > 512
+    assert np.abs(ours - librosa_reference(X, **params)).max() <= TOL_DB
