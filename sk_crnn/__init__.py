@@ -1,5 +1,6 @@
 """sk_crnn: convolutional recurrent neural networks for audio, as scikit-learn estimators."""
 
+from .detection import CRNNEventDetector
 from .estimators import CRNNClassifier, CRNNRegressor
 from .io import AudioLoader, load_audio
 from .modules import CRNN
@@ -11,6 +12,7 @@ __all__ = [
     "CRNN",
     "AudioLoader",
     "CRNNClassifier",
+    "CRNNEventDetector",
     "CRNNRegressor",
     "MelSpectrogramTransformer",
     "load_audio",

@@ -2,7 +2,8 @@
 
 ``demo`` trains on generated audio; ``train``, ``predict`` and ``evaluate`` work on audio files
 (one sub-folder per class for training and evaluation). A saved model is a joblib file of a
-fitted scikit-learn Pipeline ``AudioLoader -> MelSpectrogramTransformer -> CRNNClassifier``.
+fitted scikit-learn Pipeline ``AudioLoader -> MelSpectrogramTransformer -> CRNNClassifier``
+(or a ``CRNNEventDetector``, for which ``predict`` prints one row per detected event).
 """
 
 import argparse
@@ -75,6 +76,7 @@ def _load_model(path):
     import joblib
     from sklearn.pipeline import Pipeline
 
+    from .detection import CRNNEventDetector
     from .estimators import CRNNClassifier, CRNNRegressor
     from .io import AudioLoader
 
@@ -87,7 +89,8 @@ def _load_model(path):
         raise UserError(f"{str(path)!r} is not an sk-crnn model file ({type(exc).__name__}); "
                         "create one with 'sk-crnn train' or 'sk-crnn demo'.") from exc
     if not (isinstance(model, Pipeline) and isinstance(model.steps[0][1], AudioLoader)
-            and isinstance(model.steps[-1][1], (CRNNClassifier, CRNNRegressor))):
+            and isinstance(model.steps[-1][1],
+                           (CRNNClassifier, CRNNRegressor, CRNNEventDetector))):
         raise UserError(f"{str(path)!r} holds a {type(model).__name__}, not an sk-crnn model "
                         "(a Pipeline from AudioLoader to a CRNN estimator); create one with "
                         "'sk-crnn train' or 'sk-crnn demo'.")
@@ -188,9 +191,10 @@ def _train(args):
     params = dict(_parse_param(p) for p in args.param)
     pipe = make_pipeline(
         MelSpectrogramTransformer(sr=args.sr, n_mels=args.n_mels, n_fft=args.n_fft,
-                                  hop_length=args.hop_length, device=args.device),
+                                  hop_length=args.hop_length, device=args.device,
+                                  progress_bar=not args.quiet),
         CRNNClassifier(max_epochs=args.epochs, device=args.device,
-                       random_state=args.random_state))
+                       random_state=args.random_state, progress_bar=not args.quiet))
     for name, value in params.items():
         try:
             pipe.set_params(**{name: value})
@@ -218,7 +222,8 @@ def _train(args):
         pipe.set_params(crnnclassifier__verbose=1)
     say("Training the final model on all files...")
     pipe.fit(waves, labels)
-    pipe.set_params(crnnclassifier__verbose=0)
+    pipe.set_params(crnnclassifier__verbose=0, crnnclassifier__progress_bar=False,
+                    melspectrogramtransformer__progress_bar=False)
     model = _model_pipeline(args.sr, pipe.steps)
     joblib.dump(model, args.out)
     say(f"Saved the model to {Path(args.out).resolve()}")
@@ -231,6 +236,17 @@ def _predict(args):
     model = _load_model(args.model)
     files = _collect_files(args.inputs)
     crnn = model.steps[-1][1]
+    from .detection import CRNNEventDetector
+
+    if isinstance(crnn, CRNNEventDetector):  # one row per detected event
+        if args.proba:
+            raise UserError("--proba is not available for an event detector model.")
+        rows = [{"path": path, "onset": round(onset, 3), "offset": round(offset, 3),
+                 "label": _plain(label)}
+                for path, events in zip(files, model.predict(files))
+                for onset, offset, label in events]
+        _write_rows(rows, args.format, keys=["path", "onset", "offset", "label"])
+        return 0
     is_classifier = hasattr(crnn, "classes_")
     if args.proba and not is_classifier:
         raise UserError("--proba needs a classifier model.")
@@ -253,11 +269,11 @@ def _plain(value):
     return value
 
 
-def _write_rows(rows, fmt):
+def _write_rows(rows, fmt, keys=None):
     if fmt == "json":
         print(json.dumps(rows, indent=2))
         return
-    keys = list(rows[0])
+    keys = list(rows[0]) if keys is None else keys
     if fmt == "csv":
         import csv
 
@@ -265,7 +281,7 @@ def _write_rows(rows, fmt):
         writer.writeheader()
         writer.writerows(rows)
         return
-    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    widths = {k: max([len(k)] + [len(str(r[k])) for r in rows]) for k in keys}
     print("  ".join(k.ljust(widths[k]) for k in keys))
     for r in rows:
         print("  ".join(str(r[k]).ljust(widths[k]) for k in keys))

@@ -325,3 +325,104 @@ def load_audio_folder(root, *, sr=22050, load=True, extensions=(".wav", ".flac",
             filenames, target = filenames[kept], target[kept]
     return Bunch(data=data, target=target, target_names=[d.name for d in class_dirs],
                  filenames=filenames, sr=sr)
+
+
+# -- polyphonic scenes with event times, for sound event detection ---------------------------
+SCENE_EVENT_CLASSES = ("tone", "chirp", "noise", "click", "harmonic")
+
+
+def _scene_event(kind, rng, n, sr):
+    """One event of ``n`` samples, peak 1, of one of :data:`SCENE_EVENT_CLASSES`."""
+    if kind in ("chirp", "noise"):
+        return _event(kind, rng, n, sr)
+    if kind == "harmonic":
+        return _event("tone", rng, n, sr)
+    t = np.arange(n) / sr
+    if kind == "tone":  # a steady sine
+        wave = np.sin(2 * np.pi * rng.uniform(500.0, 0.3 * sr) * t)
+    else:  # "click": a train of short decaying clicks, 8 to 25 per second
+        wave = np.zeros(n)
+        click = rng.standard_normal(max(2, int(0.002 * sr))) * np.exp(
+            -np.arange(max(2, int(0.002 * sr))) / (0.0005 * sr))
+        for start in range(0, n, max(1, int(sr / rng.uniform(8.0, 25.0)))):
+            stop = min(n, start + len(click))
+            wave[start:stop] += click[: stop - start]
+    wave = wave * _ramp_envelope(n, sr, ramp=0.005)
+    peak = np.abs(wave).max()
+    return wave / peak if peak > 0 else wave
+
+
+def make_sound_scenes(n_scenes=100, *, duration=10.0, sr=16000, n_classes=3, max_polyphony=2,
+                      noise=0.02, random_state=None):
+    """Polyphonic scenes of sound events at random times, with their event lists.
+
+    Each scene is white background noise with a few events of ``n_classes`` kinds, taken in
+    this order from ``("tone", "chirp", "noise", "click", "harmonic")``: a steady sine, a
+    rising chirp, a band-limited noise burst, a click train and a harmonic note with
+    vibrato. Events get a random onset (they may touch the scene's start or end), length
+    (0.1 s to half the scene, at most 2 s) and level (peak 0.1 to 0.5); at most
+    ``max_polyphony`` events sound at once. Targets for
+    :class:`~sk_crnn.CRNNEventDetector` and :mod:`sk_crnn.metrics`.
+
+    Parameters
+    ----------
+    n_scenes : int, default=100
+        Number of scenes.
+    duration : float, default=10.0
+        Scene length in seconds (at least 0.5).
+    sr : int, default=16000
+        Sample rate in Hz.
+    n_classes : int, default=3
+        Number of event classes, 1 to 5.
+    max_polyphony : int, default=2
+        Most events overlapping at any time (1: no overlap).
+    noise : float, default=0.02
+        Standard deviation of the background noise.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the generator.
+
+    Returns
+    -------
+    X : ndarray of shape (n_scenes, round(duration * sr))
+        Float32 waveforms in [-1, 1].
+    events : list of list of (float, float, str)
+        Per scene, ``(onset_seconds, offset_seconds, label)`` sorted by onset; every scene
+        has at least one event.
+
+    Examples
+    --------
+    >>> from sk_crnn.datasets import make_sound_scenes
+    >>> X, events = make_sound_scenes(3, duration=2.0, sr=8000, random_state=0)
+    >>> X.shape, len(events)
+    ((3, 16000), 3)
+    >>> all(0 <= on < off <= 2.0 for scene in events for on, off, _ in scene)
+    True
+    """
+    check_scalar(n_scenes, "n_scenes", "int", low=1)
+    check_scalar(duration, "duration", "real", low=0.5)
+    check_scalar(sr, "sr", "int", low=1000)
+    check_scalar(n_classes, "n_classes", "int", low=1, high=len(SCENE_EVENT_CLASSES))
+    check_scalar(max_polyphony, "max_polyphony", "int", low=1)
+    check_scalar(noise, "noise", "real", low=0)
+    rng = check_random_state(random_state)
+    kinds = SCENE_EVENT_CLASSES[:n_classes]
+    n = int(round(duration * sr))
+    max_len = min(2.0, duration / 2)
+    X = np.empty((n_scenes, n), dtype=np.float32)
+    all_events = []
+    for i in range(n_scenes):
+        clip = noise * rng.standard_normal(n)
+        busy = np.zeros(n, dtype=np.int32)  # events sounding at each sample
+        events = []
+        for _ in range(int(rng.randint(1, 2 * max_polyphony + 2))):
+            m = int(rng.uniform(0.1, max_len) * sr)
+            start = int(rng.randint(0, n - m + 1))
+            if events and busy[start:start + m].max() >= max_polyphony:
+                continue  # would exceed max_polyphony: skip this draw
+            kind = kinds[int(rng.randint(len(kinds)))]
+            clip[start:start + m] += rng.uniform(0.1, 0.5) * _scene_event(kind, rng, m, sr)
+            busy[start:start + m] += 1
+            events.append((start / sr, (start + m) / sr, kind))
+        X[i] = np.clip(clip, -1, 1)
+        all_events.append(sorted(events))
+    return X, all_events

@@ -212,3 +212,68 @@ def _get_history(obj):
     if len(obj) == 0:
         raise ValueError("The history has no epochs; fit the net (max_epochs >= 1) first.")
     return list(obj)
+
+
+def plot_events(S, events_pred, events_ref=None, *, sr, hop_length, ax=None):
+    """Draw one clip's spectrogram with detected (and reference) events as bars over time.
+
+    Each event class gets a lane, labelled on the right-hand axis; a predicted event is a
+    solid bar in the upper half of its lane and a reference event a hatched bar in the lower
+    half, both in the class's colour, over the spectrogram.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_mels, n_frames)
+        One clip's features, e.g. ``MelSpectrogramTransformer(...).transform(X)[i]``.
+    events_pred : sequence of (onset, offset, label)
+        Detected events of the clip in seconds, e.g. ``CRNNEventDetector.predict(...)[i]``.
+    events_ref : sequence of (onset, offset, label) or None, default=None
+        Reference events of the clip.
+    sr : float
+        Sample rate of the audio, in Hz.
+    hop_length : int
+        Samples between frames, as given to the transformer.
+    ax : matplotlib Axes, default=None
+        Where to draw the spectrogram; ``None`` makes a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The spectrogram's Axes; the event lanes are on a twin Axes, the last of
+        ``ax.figure.axes``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_crnn.plotting import plot_events
+    >>> S = np.random.default_rng(0).normal(size=(40, 63))
+    >>> ax = plot_events(S, [(0.2, 0.5, "dog")], [(0.25, 0.6, "dog"), (0.7, 0.9, "cat")],
+    ...                  sr=16000, hop_length=256)
+    >>> [t.get_text() for t in ax.figure.axes[-1].get_yticklabels()]
+    ['cat', 'dog']
+    """
+    plt = _pyplot()
+    events_ref = [] if events_ref is None else list(events_ref)
+    events_pred = list(events_pred)
+    for name, events in (("events_pred", events_pred), ("events_ref", events_ref)):
+        for event in events:
+            if len(event) != 3 or not float(event[1]) > float(event[0]):
+                raise ValueError(f"{name} holds {event!r}; events must be (onset, offset, "
+                                 "label) with onset < offset, in seconds.")
+    ax = plot_spectrogram(S, sr=sr, hop_length=hop_length, ax=ax, colorbar=False)
+    labels = sorted({e[2] for e in events_pred + events_ref}, key=str)
+    lanes = ax.twinx()
+    cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    for k, label in enumerate(labels):
+        color = cycle[k % len(cycle)]
+        pred = [(on, off - on) for on, off, lab in events_pred if lab == label]
+        ref = [(on, off - on) for on, off, lab in events_ref if lab == label]
+        lanes.broken_barh(pred, (k + 0.5, 0.4), facecolors=color, alpha=0.8)
+        if ref:
+            lanes.broken_barh(ref, (k + 0.1, 0.4), facecolors="none", edgecolors=color,
+                              hatch="//")
+    lanes.set_ylim(0, max(len(labels), 1))
+    lanes.set_yticks(np.arange(len(labels)) + 0.5)
+    lanes.set_yticklabels([str(label) for label in labels])
+    lanes.set_ylabel("Events (solid: predicted, hatched: reference)")
+    return ax

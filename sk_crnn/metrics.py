@@ -1,0 +1,162 @@
+"""Sound event detection metrics: thin wrappers over ``sed_eval`` (the DCASE toolkit).
+
+Events are given per clip as lists of ``(onset_seconds, offset_seconds, label)``, the format
+``CRNNEventDetector.predict`` returns. These functions only convert that format into
+``sed_eval``'s event lists (one file per clip) and read its results; the matching and
+counting are ``sed_eval``'s.
+"""
+
+import warnings
+
+import numpy as np
+
+__all__ = ["event_f1", "segment_f1"]
+
+
+def _sed_eval():
+    with warnings.catch_warnings():
+        # dcase_util, which sed_eval imports, imports the deprecated pkg_resources.
+        warnings.simplefilter("ignore")
+        try:
+            import dcase_util
+            import sed_eval
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "Event-based scores need sed_eval (and its dependency dcase_util, which imports "
+                "pkg_resources from setuptools<81): run `pip install 'sk-crnn[sed]'` or "
+                "`pip install sed_eval 'setuptools<81'`."
+            ) from exc
+    return sed_eval, dcase_util
+
+
+def _containers(y_true, y_pred, dcase_util):
+    if len(y_true) != len(y_pred):
+        raise ValueError(
+            f"y_true and y_pred must hold one event list per clip; got {len(y_true)} and "
+            f"{len(y_pred)} clips."
+        )
+    labels = {}
+    pairs = []
+    for i, (ref, est) in enumerate(zip(y_true, y_pred)):
+        lists = []
+        for name, events in (("y_true", ref), ("y_pred", est)):
+            rows = []
+            for event in events:
+                try:
+                    onset, offset, label = event
+                    onset, offset = float(onset), float(offset)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"{name}[{i}] holds {event!r}, which is not an (onset, offset, label) "
+                        "triple."
+                    ) from None
+                label = label.item() if isinstance(label, np.generic) else label
+                text = labels.setdefault(label, str(label))
+                rows.append({"filename": f"clip{i}", "event_onset": onset,
+                             "event_offset": offset, "event_label": text})
+            lists.append(dcase_util.containers.MetaDataContainer(rows))
+        pairs.append(lists)
+    if len(set(labels.values())) != len(labels):
+        raise ValueError(f"Labels {sorted(labels, key=str)} are distinct but print the same; "
+                         "use labels whose str() differ.")
+    return pairs, sorted(set(labels.values()))
+
+
+def _f1(metrics, pairs, average):
+    for ref, est in pairs:
+        metrics.evaluate(reference_event_list=ref, estimated_event_list=est)
+    if average == "micro":
+        f1 = metrics.results_overall_metrics()["f_measure"]["f_measure"]
+    else:
+        f1 = metrics.results_class_wise_average_metrics()["f_measure"]["f_measure"]
+    return 0.0 if f1 is None or np.isnan(f1) else float(f1)
+
+
+def _check_average(average):
+    if average not in ("micro", "macro"):
+        raise ValueError(f"average must be 'micro' or 'macro'; got {average!r}.")
+
+
+def event_f1(y_true, y_pred, *, t_collar=0.2, percentage_of_length=0.2, evaluate_onset=True,
+             evaluate_offset=True, average="micro"):
+    """Event-based F1 score, as DCASE defines it (``sed_eval.sound_event.EventBasedMetrics``).
+
+    An estimated event matches a reference event of the same label when its onset is within
+    ``t_collar`` seconds of the reference onset and its offset within
+    ``max(t_collar, percentage_of_length * reference length)`` of the reference offset; each
+    event matches at most once.
+
+    Parameters
+    ----------
+    y_true : sequence of sequences of (onset, offset, label)
+        Reference events of each clip, times in seconds.
+    y_pred : sequence of sequences of (onset, offset, label)
+        Estimated events of each clip (e.g. ``CRNNEventDetector.predict``).
+    t_collar : float, default=0.2
+        Onset (and minimum offset) collar in seconds.
+    percentage_of_length : float, default=0.2
+        Offset collar as a fraction of the reference event length.
+    evaluate_onset, evaluate_offset : bool, default=True
+        Whether onsets / offsets must match.
+    average : {"micro", "macro"}, default="micro"
+        ``"micro"``: F1 over all events ("overall" in sed_eval); ``"macro"``: the mean of the
+        per-class F1 scores.
+
+    Returns
+    -------
+    f1 : float
+        In [0, 1]; 0.0 where sed_eval leaves it undefined (no events at all).
+
+    Examples
+    --------
+    >>> from sk_crnn.metrics import event_f1
+    >>> y_true = [[(0.0, 1.0, "dog"), (2.0, 3.0, "cat")]]
+    >>> y_pred = [[(0.1, 1.1, "dog"), (2.5, 3.0, "cat")]]  # the cat starts 0.5 s late
+    >>> round(event_f1(y_true, y_pred), 3)
+    0.5
+    """
+    _check_average(average)
+    sed_eval, dcase_util = _sed_eval()
+    pairs, labels = _containers(y_true, y_pred, dcase_util)
+    metrics = sed_eval.sound_event.EventBasedMetrics(
+        event_label_list=labels, t_collar=t_collar, percentage_of_length=percentage_of_length,
+        evaluate_onset=evaluate_onset, evaluate_offset=evaluate_offset)
+    return _f1(metrics, pairs, average)
+
+
+def segment_f1(y_true, y_pred, *, time_resolution=1.0, average="micro"):
+    """Segment-based F1 score (``sed_eval.sound_event.SegmentBasedMetrics``).
+
+    Each clip is cut into segments of ``time_resolution`` seconds; in each segment a class is
+    active when any of its events overlaps the segment. F1 counts (segment, class) pairs.
+
+    Parameters
+    ----------
+    y_true : sequence of sequences of (onset, offset, label)
+        Reference events of each clip, times in seconds.
+    y_pred : sequence of sequences of (onset, offset, label)
+        Estimated events of each clip.
+    time_resolution : float, default=1.0
+        Segment length in seconds.
+    average : {"micro", "macro"}, default="micro"
+        ``"micro"``: over all segments and classes; ``"macro"``: mean of per-class F1.
+
+    Returns
+    -------
+    f1 : float
+        In [0, 1]; 0.0 where undefined.
+
+    Examples
+    --------
+    >>> from sk_crnn.metrics import segment_f1
+    >>> y_true = [[(0.0, 1.0, "dog"), (2.0, 3.0, "cat")]]
+    >>> y_pred = [[(0.1, 1.1, "dog")]]  # dog in segments 0 and 1; the cat is missed
+    >>> segment_f1(y_true, y_pred)
+    0.5
+    """
+    _check_average(average)
+    sed_eval, dcase_util = _sed_eval()
+    pairs, labels = _containers(y_true, y_pred, dcase_util)
+    metrics = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels,
+                                                       time_resolution=time_resolution)
+    return _f1(metrics, pairs, average)

@@ -1,0 +1,244 @@
+"""Sound event detection: the detector, event decoding, metrics, plots and the CLI."""
+
+import json
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import Pipeline, make_pipeline
+
+from sk_crnn import CRNNEventDetector, MelSpectrogramTransformer
+from sk_crnn.datasets import make_sound_scenes
+from sk_crnn.detection import FrameCRNN, events_to_frames, frames_to_events
+from sk_crnn.io import AudioLoader
+from sk_crnn.metrics import event_f1, segment_f1
+
+SR, HOP = 8000, 128
+FRAME_RATE = SR / HOP  # 62.5 frames per second
+TINY = dict(max_epochs=2, batch_size=8, module__conv_channels=(4,), module__rnn_hidden=8,
+            random_state=0)
+
+
+def mel():
+    return MelSpectrogramTransformer(sr=SR, n_fft=256, hop_length=HOP, n_mels=16,
+                                     normalize="band")
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return make_sound_scenes(12, duration=2.0, sr=SR, n_classes=3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def features(scenes):
+    return mel().fit_transform(scenes[0])
+
+
+# -- data -------------------------------------------------------------------------------------
+def test_make_sound_scenes_events_are_valid():
+    X, events = make_sound_scenes(20, duration=2.0, sr=SR, n_classes=5, max_polyphony=2,
+                                  random_state=1)
+    assert X.shape == (20, 2 * SR) and X.dtype == np.float32 and np.abs(X).max() <= 1
+    labels = {label for scene in events for _, _, label in scene}
+    assert labels <= {"tone", "chirp", "noise", "click", "harmonic"}
+    grid = np.linspace(0, 2, 401)
+    for scene in events:
+        assert scene and all(0 <= on < off <= 2.0 for on, off, _ in scene)
+        overlap = sum((grid >= on) & (grid < off) for on, off, _ in scene)
+        assert overlap.max() <= 2
+    X2, events2 = make_sound_scenes(20, duration=2.0, sr=SR, n_classes=5, random_state=1)
+    assert np.array_equal(X, X2) and events == events2
+
+
+# -- the frame-wise module ----------------------------------------------------------------------
+@pytest.mark.parametrize("time_pool", [1, 2, 3])
+def test_frame_crnn_keeps_the_number_of_frames(time_pool):
+    net = FrameCRNN(n_mels=16, n_outputs=3, conv_channels=(4, 4), time_pool=time_pool,
+                    rnn_hidden=4)
+    assert net(torch.zeros(2, 16, 31)).shape == (2, 31, 3)
+
+
+def test_frame_crnn_rejects_pooling():
+    with pytest.raises(ValueError, match="pooling"):
+        FrameCRNN(n_mels=16, n_outputs=2, pooling="attention")
+
+
+# -- decoding ---------------------------------------------------------------------------------
+def test_decoding_threshold_overlaps_and_edges():
+    p = np.zeros((1, 10, 2))
+    p[0, :3, 0] = 0.9  # touches the clip start
+    p[0, 2:10, 1] = 0.6  # overlaps class 0 and touches the clip end
+    p[0, 6, 0] = 0.55
+    events = frames_to_events(p, frame_rate=10, classes=["a", "b"])
+    assert events == [[(0.0, 0.3, "a"), (0.2, 1.0, "b"), (0.6, 0.7, "a")]]
+    events = frames_to_events(p, frame_rate=10, classes=["a", "b"], threshold=0.7)
+    assert events == [[(0.0, 0.3, "a")]]
+
+
+def test_decoding_median_filter_removes_blips_and_fills_gaps():
+    p = np.zeros((1, 20, 1))
+    p[0, 2:12, 0] = 1
+    p[0, 6, 0] = 0  # a one-frame gap
+    p[0, 16, 0] = 1  # a one-frame blip
+    assert len(frames_to_events(p, frame_rate=10, classes=[7])[0]) == 3
+    assert frames_to_events(p, frame_rate=10, classes=[7], median_filter=0.3) == [
+        [(0.2, 1.2, 7)]
+    ]
+
+
+def test_events_to_frames_round_trip():
+    events = [[(0.0, 0.3, "a"), (0.2, 1.0, "b")], []]
+    Y = events_to_frames(events, n_frames=10, frame_rate=10, classes=["a", "b"])
+    assert Y.shape == (2, 10, 2) and Y[1].sum() == 0
+    assert frames_to_events(Y, frame_rate=10, classes=["a", "b"]) == [events[0], []]
+
+
+# -- metrics (sed_eval) -----------------------------------------------------------------------
+def test_event_f1_hand_checked():
+    y_true = [[(0.0, 1.0, "dog"), (2.0, 3.0, "cat")], [(0.0, 5.0, "dog")]]
+    # dog 1: onset 0.1 s late (within the 200 ms collar) -> hit; cat: onset 0.5 s late -> miss
+    # (a false positive and a false negative); long dog: offset 0.9 s late, within 20 % of 5 s.
+    y_pred = [[(0.1, 1.1, "dog"), (2.5, 3.0, "cat")], [(0.0, 5.9, "dog")]]
+    # TP = 2, FP = 1, FN = 1 -> precision = recall = F1 = 2 / 3
+    assert event_f1(y_true, y_pred) == pytest.approx(2 / 3)
+    y_pred[1] = [(0.0, 6.1, "dog")]  # 1.1 s late: outside the offset collar
+    assert event_f1(y_true, y_pred) == pytest.approx(1 / 3)  # TP 1, FP 2, FN 2: P = R = 1/3
+    assert event_f1(y_true, y_pred, evaluate_offset=False) == pytest.approx(2 / 3)
+    assert event_f1(y_true, y_true) == 1.0
+    assert event_f1([[], []], [[], []]) == 0.0
+
+
+def test_segment_f1_hand_checked():
+    y_true = [[(0.0, 1.0, "dog"), (2.0, 3.0, "cat")]]
+    y_pred = [[(0.1, 1.1, "dog")]]  # dog in segments 0 and 1 (1 right, 1 wrong); cat missed
+    assert segment_f1(y_true, y_pred) == pytest.approx(0.5)
+    assert segment_f1(y_true, y_true, average="macro") == 1.0
+
+
+# -- the estimator ----------------------------------------------------------------------------
+def test_fit_on_event_lists(features, scenes):
+    events = scenes[1]
+    det = CRNNEventDetector(frame_rate=FRAME_RATE, **TINY).fit(features, events)
+    assert det.classes_.tolist() == ["chirp", "noise", "tone"]
+    proba = det.predict_proba(features)
+    assert proba.shape == (12, features.shape[-1], 3)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    pred = det.predict(features)
+    assert len(pred) == 12
+    assert all(lab in det.classes_ for clip in pred for _, _, lab in clip)
+    assert 0 <= det.score(features, events) <= 1
+
+
+def test_fit_on_frame_matrix_with_int_classes(features, scenes):
+    Y = events_to_frames(scenes[1], n_frames=features.shape[-1], frame_rate=FRAME_RATE,
+                         classes=["chirp", "noise", "tone"])
+    det = CRNNEventDetector(classes=[10, 20, 30], **TINY).fit(features, Y.astype(int))
+    assert det.classes_.tolist() == [10, 20, 30]
+    assert det.predict_proba(features).shape == Y.shape
+    with pytest.raises(ValueError, match="frame_rate"):
+        det.predict(features)
+    det.set_params(frame_rate=FRAME_RATE, threshold=0.0, median_filter=0)
+    pred = det.predict(features)  # threshold 0: every class active everywhere
+    assert pred[0] == [(0.0, features.shape[-1] / FRAME_RATE, c) for c in (10, 20, 30)]
+    assert 0 <= det.score(features, Y) <= 1
+
+
+def test_time_pooled_network(features, scenes):
+    det = CRNNEventDetector(frame_rate=FRAME_RATE, module__time_pool=2, **TINY)
+    det.fit(features, scenes[1])
+    assert det.predict_proba(features[:2]).shape == (2, features.shape[-1], 3)
+
+
+def test_pipeline_grid_search_and_joblib(scenes, tmp_path):
+    X, events = scenes
+    pipe = make_pipeline(mel(), CRNNEventDetector(frame_rate=FRAME_RATE, **TINY))
+    grid = {"crnneventdetector__threshold": [0.3, 0.5],
+            "crnneventdetector__median_filter": [0.0, 0.1]}
+    y_obj = np.empty(len(events), dtype=object)
+    y_obj[:] = events
+    for y in (events, y_obj):
+        search = GridSearchCV(pipe, grid, cv=KFold(2)).fit(X, y)
+        assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    model = search.best_estimator_
+    joblib.dump(model, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert loaded.predict(X) == model.predict(X)
+    assert clone(model.steps[-1][1]).get_params()["threshold"] == model.steps[-1][1].threshold
+
+
+# -- bad input --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "events, params, match",
+    [
+        ([[(0.1, 0.5, "a")]] * 3, {}, "needs frame_rate"),
+        ([[(0.1, 0.5, "a")], [(0.5, 0.2, "a")], []], {"frame_rate": 10}, "clip 1.*onset"),
+        ([[(0.1, 0.5, "a")], [], [(1.0, 9.0, "a")]], {"frame_rate": 10},
+         "clip 2 ends past the clip end.*frame_rate may be wrong"),
+        ([[(0.1, 0.5, "a")], [(0.2, "b")], []], {"frame_rate": 10}, "clip 1 is not"),
+        ([[], [], []], {"frame_rate": 10}, "no events"),
+        ([[(0.1, 0.5, "a")]] * 2, {"frame_rate": 10}, "inconsistent numbers"),
+        (np.zeros((3, 7, 2)), {}, "frame matrix of shape"),
+        ([[(0.1, 0.5, "a")]] * 3, {"frame_rate": 10, "threshold": 1.5}, "threshold"),
+        ([[(0.1, 0.5, "a")]] * 3, {"frame_rate": 0}, "frame_rate must be"),
+    ],
+)
+def test_bad_targets(events, params, match):
+    X = np.random.RandomState(0).randn(3, 16, 20).astype("float32")  # 2 s at 10 frames/s
+    with pytest.raises(ValueError, match=match):
+        CRNNEventDetector(**params, **TINY).fit(X, events)
+
+
+def test_unknown_label_at_score_time(features, scenes):
+    det = CRNNEventDetector(frame_rate=FRAME_RATE, **TINY).fit(features, scenes[1])
+    bad = [list(clip) for clip in scenes[1]]
+    bad[4] = [(0.1, 0.4, "siren")]
+    with pytest.raises(ValueError, match="clip 4 has label 'siren'"):
+        det.score(features, bad)
+
+
+# -- plotting ---------------------------------------------------------------------------------
+def test_plot_events_renders(features, scenes):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sk_crnn.plotting import plot_events
+
+    ref = scenes[1][0]
+    ax = plot_events(features[0], ref[:1], ref, sr=SR, hop_length=HOP)
+    ax.figure.canvas.draw()
+    lanes = ax.figure.axes[-1]
+    assert [t.get_text() for t in lanes.get_yticklabels()] == sorted({e[2] for e in ref})
+    assert len(lanes.collections) >= 2
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="onset < offset"):
+        plot_events(features[0], [(0.5, 0.1, "x")], sr=SR, hop_length=HOP)
+    plt.close("all")
+
+
+# -- command line -----------------------------------------------------------------------------
+def test_cli_predict_with_a_detector(scenes, tmp_path):
+    X, events = scenes
+    fitted = make_pipeline(mel(), CRNNEventDetector(frame_rate=FRAME_RATE, threshold=0.0,
+                                                     **TINY)).fit(X, events)
+    model = Pipeline([("audioloader", AudioLoader(sr=SR)), *fitted.steps])
+    joblib.dump(model, tmp_path / "model.joblib")
+    sf.write(tmp_path / "scene.wav", X[0], SR)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sk_crnn", "predict", str(tmp_path / "model.joblib"),
+         str(tmp_path / "scene.wav"), "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert {r["label"] for r in rows} == {"chirp", "noise", "tone"}  # threshold 0: all active
+    assert all(set(r) == {"path", "onset", "offset", "label"} for r in rows)
+    assert all(r["path"].endswith("scene.wav") and r["onset"] < r["offset"] for r in rows)
