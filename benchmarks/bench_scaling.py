@@ -1,13 +1,16 @@
-"""GridSearchCV wall time with n_jobs=1 against n_jobs=2, and the torch threads each fit uses.
+"""GridSearchCV wall time with n_jobs=1, n_jobs=2 and a Dask LocalCluster, and torch's threads.
 
 Run from the repository root::
 
-    python -m benchmarks.bench_scaling [--n-clips 400] [--epochs 3]
+    python -m benchmarks.bench_scaling [--n-clips 400] [--epochs 3] [--no-dask]
 
 A grid of 4 candidates x 3 folds of a MelSpectrogramTransformer -> CRNNClassifier pipeline on
 generated audio. With n_jobs=2 on 2 cores, joblib's loky workers each get one torch thread
 (joblib sets OMP_NUM_THREADS in its workers), so the two fits share the cores instead of
-oversubscribing them.
+oversubscribing them. The Dask row runs the same search with ``n_jobs=-1`` inside
+``joblib.parallel_backend("dask")`` on a LocalCluster of 2 worker processes x 1 thread (needs
+``pip install "sk-crnn[dask]"``); its time includes sending the data to the workers but not
+starting the cluster.
 """
 
 import argparse
@@ -15,9 +18,9 @@ import time
 
 import joblib
 import torch
-from skorch.callbacks import Callback
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
+from skorch.callbacks import Callback
 
 from sk_crnn import CRNNClassifier, MelSpectrogramTransformer
 from sk_crnn.datasets import make_event_sequences
@@ -60,6 +63,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-clips", type=int, default=400)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--no-dask", action="store_true", help="skip the LocalCluster row")
     args = parser.parse_args()
     X, y = make_event_sequences(args.n_clips, sr=16000, random_state=0)
     print(f"{joblib.cpu_count()} cores; torch threads in this process: "
@@ -70,9 +74,26 @@ def main():
         seconds, gs = search(n_jobs, X, y, args.epochs)
         times[n_jobs] = seconds
         threads = threads_in_workers(n_jobs, X[:40], y[:40])
-        print(f"n_jobs={n_jobs}: {seconds:7.1f} s  torch threads per fit {threads}  "
-              f"best mean CV accuracy {gs.cv_results_['mean_test_score'].max():.3f}", flush=True)
-    print(f"speed-up n_jobs=2 vs 1: {times[1] / times[2]:.2f}x")
+        report(f"n_jobs={n_jobs}", seconds, times[1], threads, gs)
+    if args.no_dask:
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        print("dask: skipped, distributed is not installed (pip install 'sk-crnn[dask]')")
+        return
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster):
+        with joblib.parallel_backend("dask"):
+            seconds, gs = search(-1, X, y, args.epochs)
+            threads = threads_in_workers(-1, X[:40], y[:40])
+    report("dask 2x1", seconds, times[1], threads, gs)
+
+
+def report(name, seconds, baseline, threads, gs):
+    print(f"{name:>8}: {seconds:7.1f} s  speed-up vs n_jobs=1 {baseline / seconds:5.2f}x  "
+          f"torch threads per fit {threads}  "
+          f"best mean CV accuracy {gs.cv_results_['mean_test_score'].max():.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from ._checks import check_n_samples, check_spectrograms, seed_from_random_state
 from ._docs import COMMON_ATTRS_DOC as _COMMON_ATTRS_DOC
 from ._docs import COMMON_PARAMS_DOC as _COMMON_PARAMS_DOC
 from ._embedding import EmbeddingMixin
+from ._parallel import worker_thread_limit
 from ._training import (
     TrainingMixin,
     check_augment_sizes,
@@ -156,7 +157,7 @@ class _CRNNBase(TrainingMixin, EmbeddingMixin):
         with self._seeded():
             if reset:
                 self.initialize()
-            with self._training_session():
+            with self._training_session(), worker_thread_limit():
                 super().partial_fit(X, y, _routing_method="fit", **fit_params)
         return self
 
@@ -184,7 +185,7 @@ class _CRNNBase(TrainingMixin, EmbeddingMixin):
         with self._seeded():
             if reset:
                 self.initialize()
-            with self._training_session():
+            with self._training_session(), worker_thread_limit():
                 super().partial_fit(X, y, **fit_params)
         return self
 

@@ -1,0 +1,61 @@
+"""Keep torch's intra-op threads within a parallel worker's share of the cores."""
+
+import contextlib
+import sys
+
+import torch
+
+__all__ = ["worker_thread_limit"]
+
+
+def _dask_worker_nthreads():
+    """Thread count of the dask.distributed worker running this code, or None elsewhere."""
+    if sys.modules.get("distributed") is None:  # never import distributed just to check
+        return None
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # get_worker raises ValueError outside a worker task
+        return None
+    state = getattr(worker, "state", None)
+    nthreads = getattr(state, "nthreads", None) or getattr(worker, "nthreads", None)
+    return int(nthreads) if nthreads else None
+
+
+@contextlib.contextmanager
+def worker_thread_limit():
+    """Cap torch's threads at the thread count of the Dask worker running the fit.
+
+    Inside a task of a ``dask.distributed`` worker (for example a fit that
+    ``joblib.parallel_backend("dask")`` sent there), ``torch.set_num_threads`` is lowered to
+    ``max(1, nthreads)``, the worker's own thread count, for the duration of the block, and
+    the previous value is restored afterwards. Torch otherwise starts one thread per core, so
+    several worker processes on one machine would each use every core. The limit only lowers
+    the count: a worker whose torch already uses fewer threads (Dask's nanny sets
+    ``OMP_NUM_THREADS=1`` in the workers it spawns, by default) keeps it.
+
+    Elsewhere, including joblib's loky workers (which set ``OMP_NUM_THREADS`` themselves) and
+    when ``distributed`` is not imported, the block runs unchanged.
+
+    Notes
+    -----
+    ``torch.set_num_threads`` is per process (per calling thread with OpenMP). A worker with
+    ``nthreads > 1`` that runs several fits at once can still use up to ``nthreads`` torch
+    threads per fit; start workers with one thread each (``--nthreads 1``) and more worker
+    processes for CPU training.
+    """
+    nthreads = _dask_worker_nthreads()
+    if nthreads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    limit = max(1, min(nthreads, previous))
+    if limit == previous:
+        yield
+        return
+    torch.set_num_threads(limit)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
