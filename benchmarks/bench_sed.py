@@ -63,7 +63,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=200)
     parser.add_argument("--n-test", type=int, default=50)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)
     if not (DATA / "keywords.npz").exists():

@@ -273,6 +273,12 @@ class CRNNEventDetector(NeuralNet):
         A frame is active for a class where its probability is above ``threshold``.
     median_filter : float, default=0.1
         Length in seconds of the median filter over the thresholded frames; 0 turns it off.
+    pos_weight : "balanced", float, array-like of shape (n_classes,) or None, default="balanced"
+        Weight of the active frames in the loss (``BCEWithLogitsLoss(pos_weight=...)``).
+        Events are rare (a class is often active in a few percent of the frames), and without
+        it the network learns to say "nothing" everywhere. ``"balanced"`` uses, per class,
+        inactive frames / active frames of the training targets, clipped to [1, 100]; None
+        weighs every frame alike. Ignored when ``criterion__pos_weight`` is given.
     classes : array-like or None, default=None
         The event labels and their column order; None takes the sorted labels found in the
         training events (or ``np.arange(n_classes)`` for a frame matrix ``y``). Set it when
@@ -295,6 +301,8 @@ class CRNNEventDetector(NeuralNet):
         Event labels, one per output column.
     n_outputs_ : int
         Number of event classes.
+    pos_weight_ : ndarray of shape (n_classes,) or None
+        The active-frame weights used in training.
     n_mels_in_ : int
         Number of mel bands of the spectrograms seen in fit.
     n_frames_in_ : int
@@ -336,6 +344,7 @@ class CRNNEventDetector(NeuralNet):
         frame_rate=None,
         threshold=0.5,
         median_filter=0.1,
+        pos_weight="balanced",
         classes=None,
         verbose=0,
         progress_bar=False,
@@ -358,6 +367,7 @@ class CRNNEventDetector(NeuralNet):
         self.frame_rate = frame_rate
         self.threshold = threshold
         self.median_filter = median_filter
+        self.pos_weight = pos_weight
         self.classes = classes
         self.progress_bar = progress_bar
         self.random_state = random_state
@@ -519,6 +529,8 @@ n_classes)
         reset = not (self.warm_start and self.initialized_ and hasattr(self, "n_outputs_"))
         self._check_params()
         X, Y = self._check_fit_data(X, y, reset=reset)
+        if reset:
+            self.pos_weight_ = self._pos_weight(Y)
         with self._seeded():
             if reset:
                 self.initialize()
@@ -547,6 +559,8 @@ n_classes)
         reset = not (self.initialized_ and hasattr(self, "n_outputs_"))
         self._check_params()
         X, Y = self._check_fit_data(X, y, reset=reset)
+        if reset:
+            self.pos_weight_ = self._pos_weight(Y)
         with self._seeded():
             if reset:
                 self.initialize()
@@ -555,6 +569,38 @@ n_classes)
 
     def check_data(self, X, y):
         """No-op: ``fit`` and ``partial_fit`` check the data before skorch sees it."""
+
+    def _pos_weight(self, Y):
+        """Per-class weight of the active frames, from ``pos_weight`` and the targets ``Y``."""
+        pw = self.pos_weight
+        if pw is None:
+            return None
+        n_classes = Y.shape[-1]
+        if isinstance(pw, str):
+            if pw != "balanced":
+                raise ValueError(f"pos_weight must be 'balanced', a number, an array of one "
+                                 f"weight per class or None; got {pw!r}.")
+            active = Y.reshape(-1, n_classes).sum(axis=0, dtype=np.float64)
+            total = Y.shape[0] * Y.shape[1]
+            return np.clip((total - active) / np.maximum(active, 1.0), 1.0, 100.0)
+        weights = np.broadcast_to(np.asarray(pw, dtype=np.float64), (n_classes,)).copy() if (
+            np.ndim(pw) == 0 or np.shape(pw) == (n_classes,)) else None
+        if weights is None or not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+            raise ValueError(f"pos_weight must be positive: a number or {n_classes} weights "
+                             f"(one per class); got {pw!r}.")
+        return weights
+
+    def initialize_criterion(self):
+        """Build ``criterion_``, with ``pos_weight_`` unless ``criterion__pos_weight`` is set."""
+        kwargs = self.get_params_for("criterion")
+        pw = getattr(self, "pos_weight_", None)
+        if pw is not None and "pos_weight" not in kwargs and (
+                self.criterion is torch.nn.BCEWithLogitsLoss):
+            kwargs["pos_weight"] = torch.as_tensor(pw, dtype=torch.float32)
+        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        if isinstance(self.criterion_, torch.nn.Module):
+            self.criterion_ = self.criterion_.to(self.device)
+        return self
 
     def initialize_module(self):
         """Build ``module_`` with ``n_mels``, ``n_frames`` and ``n_outputs`` inferred at fit;

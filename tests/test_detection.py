@@ -242,3 +242,20 @@ def test_cli_predict_with_a_detector(scenes, tmp_path):
     assert {r["label"] for r in rows} == {"chirp", "noise", "tone"}  # threshold 0: all active
     assert all(set(r) == {"path", "onset", "offset", "label"} for r in rows)
     assert all(r["path"].endswith("scene.wav") and r["onset"] < r["offset"] for r in rows)
+
+
+def test_pos_weight_balanced_and_explicit():
+    X = np.random.RandomState(0).randn(4, 8, 20).astype("float32")
+    y = [[(0.0, 0.5, "a")], [(1.0, 1.5, "b")], [], [(0.2, 0.4, "a")]]
+    small = dict(frame_rate=10, max_epochs=1, module__conv_channels=(4,), module__rnn_hidden=4,
+                 random_state=0)
+    det = CRNNEventDetector(**small).fit(X, y)
+    Y = events_to_frames(y, n_frames=20, frame_rate=10, classes=["a", "b"])
+    active = Y.sum(axis=(0, 1))
+    expected = np.clip((80 - active) / active, 1, 100)
+    np.testing.assert_allclose(det.pos_weight_, expected)
+    np.testing.assert_allclose(det.criterion_.pos_weight.numpy(), expected, rtol=1e-6)
+    assert CRNNEventDetector(pos_weight=None, **small).fit(X, y).criterion_.pos_weight is None
+    assert CRNNEventDetector(pos_weight=3.0, **small).fit(X, y).pos_weight_.tolist() == [3, 3]
+    with pytest.raises(ValueError, match="pos_weight must be positive"):
+        CRNNEventDetector(pos_weight=[1.0, -2.0], **small).fit(X, y)
