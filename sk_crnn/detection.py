@@ -1,20 +1,16 @@
 """Sound event detection: a CRNN that keeps the time axis and says when each event happens."""
 
-import contextlib
-import math
 from numbers import Real
 
 import numpy as np
 import torch
 from scipy.ndimage import median_filter as _median_filter
 from skorch import NeuralNet
-from skorch.dataset import get_len
-from skorch.utils import is_dataset
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_n_samples, check_spectrograms, seed_from_random_state
-from ._validation import check_device
+from ._checks import check_n_samples
+from ._netbase import SpectrogramNetMixin
 from .modules import CRNN
 
 __all__ = ["CRNNEventDetector", "FrameCRNN", "events_to_frames", "frames_to_events"]
@@ -238,7 +234,7 @@ def frames_to_events(proba, *, frame_rate, classes, threshold=0.5, median_filter
 
 
 # -- the estimator ----------------------------------------------------------------------------
-class CRNNEventDetector(NeuralNet):
+class CRNNEventDetector(SpectrogramNetMixin, NeuralNet):
     """Sound event detection with a convolutional recurrent network.
 
     The network keeps the time axis: the recurrent output of every frame goes through a
@@ -381,16 +377,8 @@ class CRNNEventDetector(NeuralNet):
         return self.classes_inferred_
 
     # -- checks -------------------------------------------------------------------------------
-    def _get_param_names(self):
-        # skorch lists every attribute not ending in "_"; private names are not parameters.
-        return [name for name in super()._get_param_names() if not name.startswith("_")]
-
     def _check_params(self):
-        if self.device is not None:
-            check_device(self.device)
-        seed_from_random_state(self.random_state)  # raises for invalid values
-        if not isinstance(self.progress_bar, (bool, np.bool_)):
-            raise ValueError(f"progress_bar must be True or False; got {self.progress_bar!r}.")
+        self._check_net_params()
         fr = self.frame_rate
         if fr is not None and (isinstance(fr, bool) or not isinstance(fr, Real) or fr <= 0):
             raise ValueError(
@@ -405,27 +393,6 @@ class CRNNEventDetector(NeuralNet):
             raise ValueError(
                 f"median_filter must be a length in seconds >= 0 (0 turns it off); got {m!r}."
             )
-
-    def _check_X(self, X):
-        return check_spectrograms(X, type(self).__name__)
-
-    def _check_shape(self, X):
-        fitted = getattr(self, "n_mels_in_", None), getattr(self, "n_frames_in_", None)
-        if fitted[0] is not None and tuple(X.shape[-2:]) != fitted:
-            raise ValueError(
-                f"X has spectrograms of shape (n_mels, n_frames)={tuple(X.shape[-2:])}, but "
-                f"{type(self).__name__} was fitted on shape {fitted}; use the same "
-                "MelSpectrogramTransformer settings (n_mels, hop_length, clip length) for fit "
-                "and predict."
-            )
-
-    def _check_predict_X(self, X):
-        if is_dataset(X):
-            return X
-        self.check_is_fitted()
-        X = self._check_X(X)
-        self._check_shape(X)
-        return X
 
     def _need_frame_rate(self, what):
         if self.frame_rate is None:
@@ -494,19 +461,6 @@ class CRNNEventDetector(NeuralNet):
         return Y, {"classes_inferred_": np.asarray(classes), "n_outputs_": len(classes)}
 
     # -- fitting ------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _seeded(self):
-        """Seed torch from ``random_state`` without changing the caller's RNG state."""
-        seed = seed_from_random_state(self.random_state)
-        if seed is None:
-            yield
-            return
-        device = torch.device(self.device if self.device is not None else "cpu")
-        cuda = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
-            yield
-
     def fit(self, X, y, **fit_params):
         """Fit the network on spectrograms and event targets.
 
@@ -567,9 +521,6 @@ n_classes)
             super().partial_fit(X, Y, **fit_params)
         return self
 
-    def check_data(self, X, y):
-        """No-op: ``fit`` and ``partial_fit`` check the data before skorch sees it."""
-
     def _pos_weight(self, Y):
         """Per-class weight of the active frames, from ``pos_weight`` and the targets ``Y``."""
         pw = self.pos_weight
@@ -613,41 +564,13 @@ n_classes)
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
 
-    def get_iterator(self, dataset, training=False):
-        """skorch's DataLoader, shuffling training batches unless ``iterator_train__shuffle``
-        is set."""
-        if training and "iterator_train__shuffle" not in vars(self):
-            loader_kwargs = self.get_params_for("iterator_train")
-            loader_kwargs.setdefault("batch_size", self.batch_size)
-            if loader_kwargs["batch_size"] == -1:
-                loader_kwargs["batch_size"] = get_len(dataset)
-            return self.iterator_train(dataset, shuffle=True, **loader_kwargs)
-        return super().get_iterator(dataset, training=training)
-
     def train_step(self, batch, **fit_params):
         """skorch's training step, stopping with an error when the loss is not finite."""
-        step = super().train_step(batch, **fit_params)
-        loss = step["loss"].item()
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"Training loss became {loss} at epoch {len(self.history)}; lower lr "
-                f"(currently {self.lr}) or standardise the spectrograms."
-            )
-        return step
+        return self._check_finite_loss(super().train_step(batch, **fit_params))
 
     @property
     def _default_callbacks(self):
-        callbacks = list(super()._default_callbacks)
-        if getattr(self, "progress_bar", False) is True:
-            from skorch.callbacks import ProgressBar
-
-            callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks
-
-    def forward_iter(self, X, training=False, device="cpu"):
-        """Check ``X`` against the fitted shape, then yield skorch's batched outputs."""
-        X = self._check_predict_X(X)
-        return super().forward_iter(X, training=training, device=device)
+        return list(super()._default_callbacks) + self._progress_callbacks()
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":

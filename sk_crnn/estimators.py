@@ -1,8 +1,6 @@
 """CRNN classifier and regressor: skorch nets whose sizes are inferred from the data at fit."""
 
-import contextlib
 import inspect
-import math
 import warnings
 
 import numpy as np
@@ -12,14 +10,14 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import TransformerTags, check_array
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import EpochScoring, ProgressBar
-from skorch.dataset import get_len
-from skorch.utils import is_dataset, to_tensor
+from skorch.callbacks import EpochScoring
+from skorch.utils import to_tensor
 
-from ._checks import check_n_samples, check_spectrograms, seed_from_random_state
+from ._checks import check_n_samples
 from ._docs import COMMON_ATTRS_DOC as _COMMON_ATTRS_DOC
 from ._docs import COMMON_PARAMS_DOC as _COMMON_PARAMS_DOC
 from ._embedding import EmbeddingMixin
+from ._netbase import SpectrogramNetMixin
 from ._parallel import worker_thread_limit
 from ._training import (
     TrainingMixin,
@@ -28,7 +26,6 @@ from ._training import (
     class_weights,
     training_callbacks,
 )
-from ._validation import check_device
 from .modules import CRNN
 
 __all__ = ["CRNNClassifier", "CRNNRegressor"]
@@ -46,7 +43,7 @@ def _accepted_kwargs(factory, kwargs):
     return {k: v for k, v in kwargs.items() if k in names}
 
 
-class _CRNNBase(TrainingMixin, EmbeddingMixin):
+class _CRNNBase(SpectrogramNetMixin, TrainingMixin, EmbeddingMixin):
     """Behaviour shared by :class:`CRNNClassifier` and :class:`CRNNRegressor`.
 
     Overrides a few skorch hooks: input checks and size inference in ``fit``/``partial_fit``,
@@ -55,25 +52,6 @@ class _CRNNBase(TrainingMixin, EmbeddingMixin):
     prediction. ``TrainingMixin`` adds the validation split, augmentation, precision and
     weight decay. Subclasses implement ``_check_targets``.
     """
-
-    def _get_param_names(self):
-        # skorch lists every attribute not ending in "_", including its private
-        # ``_params_to_validate``; private names are not parameters.
-        return [name for name in super()._get_param_names() if not name.startswith("_")]
-
-    # -- input checks -------------------------------------------------------------------------
-    def _check_X(self, X):
-        return check_spectrograms(X, type(self).__name__)
-
-    def _check_shape(self, X):
-        fitted = getattr(self, "n_mels_in_", None), getattr(self, "n_frames_in_", None)
-        if fitted[0] is not None and tuple(X.shape[-2:]) != fitted:
-            raise ValueError(
-                f"X has spectrograms of shape (n_mels, n_frames)={tuple(X.shape[-2:])}, but "
-                f"{type(self).__name__} was fitted on shape {fitted}; use the same "
-                "MelSpectrogramTransformer settings (n_mels, hop_length, clip length) for fit "
-                "and predict."
-            )
 
     def _check_fit_data(self, X, y, *, reset):
         if y is None:
@@ -96,42 +74,9 @@ class _CRNNBase(TrainingMixin, EmbeddingMixin):
                 setattr(self, name, value)
         return X, y
 
-    def _check_predict_X(self, X):
-        if is_dataset(X):  # skorch internals (scoring on a validation split) pass Datasets
-            return X
-        self.check_is_fitted()
-        X = self._check_X(X)
-        self._check_shape(X)
-        return X
-
     def _check_params(self):
-        if self.device is not None:
-            check_device(self.device)
-        seed_from_random_state(self.random_state)  # raises for invalid values
-        if not isinstance(self.progress_bar, (bool, np.bool_)):
-            raise ValueError(f"progress_bar must be True or False; got {self.progress_bar!r}.")
+        self._check_net_params()
         check_training_params(self)
-
-    # -- seeding ------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _seeded(self):
-        """Seed torch from ``random_state`` without changing the caller's RNG state."""
-        seed = seed_from_random_state(self.random_state)
-        if seed is None:
-            yield
-            return
-        device = torch.device(self.device) if self.device is not None else torch.device("cpu")
-        cuda = (
-            [device.index if device.index is not None else torch.cuda.current_device()]
-            if (device.type == "cuda")
-            else []
-        )
-        with torch.random.fork_rng(devices=cuda):
-            torch.random.default_generator.manual_seed(seed)
-            if cuda:
-                with torch.cuda.device(cuda[0]):
-                    torch.cuda.manual_seed(seed)
-            yield
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, X, y, **fit_params):
@@ -189,9 +134,6 @@ class _CRNNBase(TrainingMixin, EmbeddingMixin):
                 super().partial_fit(X, y, **fit_params)
         return self
 
-    def check_data(self, X, y):
-        """No-op: ``fit`` and ``partial_fit`` check the data before skorch sees it."""
-
     def _inferred_module_params(self):
         if not hasattr(self, "n_outputs_"):
             return {}
@@ -220,17 +162,6 @@ class _CRNNBase(TrainingMixin, EmbeddingMixin):
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
 
-    def get_iterator(self, dataset, training=False):
-        """skorch's DataLoader, shuffling training batches unless ``iterator_train__shuffle``
-        is set."""
-        if training and "iterator_train__shuffle" not in vars(self):
-            loader_kwargs = self.get_params_for("iterator_train")
-            loader_kwargs.setdefault("batch_size", self.batch_size)
-            if loader_kwargs["batch_size"] == -1:
-                loader_kwargs["batch_size"] = get_len(dataset)
-            return self.iterator_train(dataset, shuffle=True, **loader_kwargs)
-        return super().get_iterator(dataset, training=training)
-
     def train_step(self, batch, **fit_params):
         """skorch's training step (with gradient scaling for precision='16-mixed'), stopping
         with an error when the loss is not finite."""
@@ -238,16 +169,7 @@ class _CRNNBase(TrainingMixin, EmbeddingMixin):
             step = self._scaled_train_step(batch, **fit_params)
         else:
             step = super().train_step(batch, **fit_params)
-        loss = step["loss"].item()
-        if not math.isfinite(loss):
-            epoch = len(self.history)
-            n_batch = len(self.history[-1]["batches"]) if epoch else 0
-            raise FloatingPointError(
-                f"Training loss became {loss} at epoch {epoch}, batch {n_batch}; lower lr "
-                f"(currently {self.lr}) or check the input scaling (for example standardise "
-                "the spectrograms) and the targets."
-            )
-        return step
+        return self._check_finite_loss(step)
 
     @property
     def _default_callbacks(self):
@@ -257,17 +179,9 @@ class _CRNNBase(TrainingMixin, EmbeddingMixin):
         schedulers, stoppers = training_callbacks(self)
         at = [name for name, _ in callbacks].index("print_log")
         callbacks[at:at] = schedulers
-        progress_bar = getattr(self, "progress_bar", False)
-        if isinstance(progress_bar, (bool, np.bool_)) and progress_bar:
-            callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks + stoppers
+        return callbacks + self._progress_callbacks() + stoppers
 
     # -- prediction ---------------------------------------------------------------------------
-    def forward_iter(self, X, training=False, device="cpu"):
-        """Check ``X`` against the fitted shape, then yield skorch's batched outputs."""
-        X = self._check_predict_X(X)
-        return super().forward_iter(X, training=training, device=device)
-
     def embed(self, X):
         """Pooled embeddings of the fitted module (before its output layer).
 
