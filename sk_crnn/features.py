@@ -63,6 +63,37 @@ def dct_matrix(n_mfcc, n_mels):
     return scipy.fft.dct(eye, type=2, norm="ortho", axis=0)[:n_mfcc].astype(np.float32)
 
 
+def mel_bands(mel, *, device, group=16):
+    """Split a mel filterbank into groups of filters with the FFT bins each group covers.
+
+    Each filter is non-zero over a few bins only, so projecting every group of ``group``
+    filters from its own bin range does a fraction of the dense matmul's work, with the same
+    result (the skipped weights are exact zeros).
+
+    Parameters
+    ----------
+    mel : ndarray of shape (n_mels, n_freq)
+        The filterbank, as ``librosa.filters.mel`` returns it.
+    device : torch.device
+    group : int, default=16
+        Filters per group.
+
+    Returns
+    -------
+    bands : list of (lo, hi, first, last, weights)
+        Bins ``lo:hi`` project onto filters ``first:last`` with ``weights``, a contiguous
+        tensor of shape (hi - lo, last - first).
+    """
+    bands = []
+    for first in range(0, mel.shape[0], group):
+        last = min(first + group, mel.shape[0])
+        nonzero = np.flatnonzero(mel[first:last].any(axis=0))
+        lo, hi = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 1)
+        weights = np.ascontiguousarray(mel[first:last, lo:hi].T)
+        bands.append((lo, hi, first, last, torch.from_numpy(weights).to(device)))
+    return bands
+
+
 class MelPlan:
     """Precomputed constants for one parameter set, kept on one device.
 
@@ -93,6 +124,7 @@ class MelPlan:
                                   htk=htk, norm=norm, dtype=np.float32)
         # (n_freq, n_mels): frames are rows, so the projection is a plain matmul.
         self.mel_t = torch.from_numpy(np.ascontiguousarray(mel.T)).to(device)
+        self.mel_bands = mel_bands(mel, device=device)
         self.dct_t = None
         if n_mfcc is not None:
             self.dct_t = torch.from_numpy(
@@ -139,7 +171,8 @@ class MelPlan:
             power = parts[..., 0] + parts[..., 1]  # |X|^2
             if self.power != 2.0:
                 power.pow_(self.power / 2.0)
-            mel[:, start:stop] = torch.matmul(power, self.mel_t)
+            for lo, hi, first, last, weights in self.mel_bands:
+                mel[:, start:stop, first:last] = torch.matmul(power[..., lo:hi], weights)
         mel = self._scale(mel)
         if self.dct_t is not None:
             mel = torch.matmul(mel, self.dct_t)
