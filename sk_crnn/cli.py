@@ -241,10 +241,22 @@ def _predict(args):
     if isinstance(crnn, CRNNEventDetector):  # one row per detected event
         if args.proba:
             raise UserError("--proba is not available for an event detector model.")
-        rows = [{"path": path, "onset": round(onset, 3), "offset": round(offset, 3),
-                 "label": _plain(label)}
-                for path, events in zip(files, model.predict(files))
-                for onset, offset, label in events]
+        loader = model.steps[0][1]
+        waves = loader.transform(files)
+        durations = [len(wave) / loader.sr for wave in waves]
+        if crnn.frame_rate:  # the detector sees each clip padded or cut to its fitted length
+            seen = (crnn.n_frames_in_ - 1) / crnn.frame_rate  # the last frame's time
+            for path, duration in zip(files, durations):
+                if duration > seen + 1 / crnn.frame_rate:
+                    print(f"sk-crnn predict: warning: {path} lasts {duration:.2f} s, but the "
+                          f"model was trained on {seen:.2f} s clips and looks at its first "
+                          f"{seen:.2f} s only; cut the file into pieces of that length to "
+                          "detect events in all of it.", file=sys.stderr)
+        rows = [{"path": path, "onset": round(onset, 3),
+                 "offset": round(min(offset, duration), 3), "label": _plain(label)}
+                for path, duration, events in zip(files, durations, model[1:].predict(waves))
+                for onset, offset, label in events
+                if onset < duration]  # nothing from the zero padding after a short file
         _write_rows(rows, args.format, keys=["path", "onset", "offset", "label"])
         return 0
     is_classifier = hasattr(crnn, "classes_")

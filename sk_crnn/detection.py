@@ -1,5 +1,6 @@
 """Sound event detection: a CRNN that keeps the time axis and says when each event happens."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -142,6 +143,15 @@ def _plain(label):
     return label.item() if isinstance(label, np.generic) else label
 
 
+def _label_kind(label):
+    """'string', 'boolean' or 'number': event labels of one fit must share one kind."""
+    if isinstance(label, (str, bytes)):
+        return "string"
+    if isinstance(label, bool):
+        return "boolean"
+    return "number"
+
+
 def events_to_frames(events, *, n_frames, frame_rate, classes):
     """Turn per-clip event lists into a 0/1 frame matrix.
 
@@ -218,7 +228,11 @@ def frames_to_events(proba, *, frame_rate, classes, threshold=0.5, median_filter
     width = int(round(median_filter * frame_rate))
     if width > 1:
         width += 1 - width % 2  # odd, so the filter is centred
-        active = _median_filter(active.astype(np.uint8), size=(1, width, 1), mode="nearest") > 0
+        # Frames outside the clip count as inactive, so a blip at either edge is voted away as
+        # one in the middle is; an event touching an edge keeps its edge frames when it lasts
+        # at least half the filter.
+        active = _median_filter(active.astype(np.uint8), size=(1, width, 1), mode="constant",
+                                cval=0) > 0
     padded = np.pad(active, ((0, 0), (1, 1), (0, 0))).astype(np.int8)
     change = np.diff(padded, axis=1)  # +1 at run starts, -1 one past run ends
     out = []
@@ -448,6 +462,16 @@ class CRNNEventDetector(SpectrogramNetMixin, NeuralNet):
             frame_rate = self._need_frame_rate("to turn event lists into frame targets")
             events = check_event_lists(y, n_frames=n_frames, frame_rate=frame_rate,
                                        classes=classes)
+            offsets = [offset for clip in events for _, offset, _ in clip]
+            clip_seconds = n_frames / frame_rate
+            if len(offsets) >= 10 and max(offsets) < 0.5 * clip_seconds:
+                warnings.warn(
+                    f"All {len(offsets)} training events end in the first half of the clips "
+                    f"(the latest at {max(offsets):.3f} s of {clip_seconds:.3f} s at "
+                    f"frame_rate={frame_rate:g}); frame_rate may be too low: it must be "
+                    "sr / hop_length of the MelSpectrogramTransformer.",
+                    UserWarning, stacklevel=3,
+                )
             if classes is None:
                 labels = {_plain(label) for clip in events for _, _, label in clip}
                 if not labels:
@@ -455,7 +479,18 @@ class CRNNEventDetector(SpectrogramNetMixin, NeuralNet):
                         "y holds no events at all; a detector needs at least one event to "
                         "learn from (or pass classes=[...] to fix the labels)."
                     )
-                classes = np.asarray(sorted(labels, key=lambda c: (str(type(c)), c)))
+                first = {}  # kind -> first label of that kind (True == 1 in a set)
+                for clip in events:
+                    for _, _, label in clip:
+                        first.setdefault(_label_kind(_plain(label)), _plain(label))
+                kinds = set(first)
+                if len(kinds) > 1:
+                    examples = ", ".join(repr(first[kind]) for kind in sorted(kinds))
+                    raise ValueError(
+                        f"Event labels mix {' and '.join(sorted(kinds))} ({examples}); use "
+                        "one type for all labels, e.g. all strings."
+                    )
+                classes = np.asarray(sorted(labels))
             Y = events_to_frames(events, n_frames=n_frames, frame_rate=frame_rate,
                                  classes=classes)
         return Y, {"classes_inferred_": np.asarray(classes), "n_outputs_": len(classes)}

@@ -92,6 +92,17 @@ def test_decoding_median_filter_removes_blips_and_fills_gaps():
     ]
 
 
+def test_decoding_median_filter_at_the_clip_edges():
+    blips = np.zeros((1, 10, 1))
+    blips[0, [0, 5, 9], 0] = 1  # one-frame blips at the start, the middle and the end
+    assert frames_to_events(blips, frame_rate=10, classes=["a"], median_filter=0.3) == [[]]
+    edges = np.zeros((1, 10, 1))
+    edges[0, :3, 0] = edges[0, 7:, 0] = 1  # events touching the edges, 3 frames each
+    assert frames_to_events(edges, frame_rate=10, classes=["a"], median_filter=0.5) == [
+        [(0.0, 0.3, "a"), (0.7, 1.0, "a")]
+    ]
+
+
 def test_events_to_frames_round_trip():
     events = [[(0.0, 0.3, "a"), (0.2, 1.0, "b")], []]
     Y = events_to_frames(events, n_frames=10, frame_rate=10, classes=["a", "b"])
@@ -183,6 +194,10 @@ def test_pipeline_grid_search_and_joblib(scenes, tmp_path):
          "clip 2 ends past the clip end.*frame_rate may be wrong"),
         ([[(0.1, 0.5, "a")], [(0.2, "b")], []], {"frame_rate": 10}, "clip 1 is not"),
         ([[], [], []], {"frame_rate": 10}, "no events"),
+        ([[(0.1, 0.5, 1)], [(0.2, 0.6, "b")], []], {"frame_rate": 10},
+         "labels mix number and string"),
+        ([[(0.1, 0.5, 1)], [(0.2, 0.6, True)], []], {"frame_rate": 10},
+         "labels mix boolean and number"),
         ([[(0.1, 0.5, "a")]] * 2, {"frame_rate": 10}, "inconsistent numbers"),
         (np.zeros((3, 7, 2)), {}, "frame matrix of shape"),
         ([[(0.1, 0.5, "a")]] * 3, {"frame_rate": 10, "threshold": 1.5}, "threshold"),
@@ -193,6 +208,12 @@ def test_bad_targets(events, params, match):
     X = np.random.RandomState(0).randn(3, 16, 20).astype("float32")  # 2 s at 10 frames/s
     with pytest.raises(ValueError, match=match):
         CRNNEventDetector(**params, **TINY).fit(X, events)
+
+
+def test_frame_rate_too_low_warns(features, scenes):
+    # Half the true frame rate squeezes every event into the first half of the frames.
+    with pytest.warns(UserWarning, match="frame_rate may be too low"):
+        CRNNEventDetector(frame_rate=FRAME_RATE / 2, **TINY).fit(features, scenes[1])
 
 
 def test_unknown_label_at_score_time(features, scenes):
@@ -242,6 +263,22 @@ def test_cli_predict_with_a_detector(scenes, tmp_path):
     assert {r["label"] for r in rows} == {"chirp", "noise", "tone"}  # threshold 0: all active
     assert all(set(r) == {"path", "onset", "offset", "label"} for r in rows)
     assert all(r["path"].endswith("scene.wav") and r["onset"] < r["offset"] for r in rows)
+
+    # Files of other lengths than the 2 s training scenes: a 1 s file gets no events past its
+    # end, a 3 s file a warning that only its first 2 s are looked at.
+    sf.write(tmp_path / "short.wav", X[1][: SR], SR)
+    sf.write(tmp_path / "long.wav", np.concatenate([X[1], X[2][: SR]]), SR)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sk_crnn", "predict", str(tmp_path / "model.joblib"),
+         str(tmp_path / "short.wav"), str(tmp_path / "long.wav"), "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    short = [r for r in rows if r["path"].endswith("short.wav")]
+    assert short and all(r["offset"] <= 1.0 for r in short)
+    assert "long.wav lasts 3.00 s" in proc.stderr and "first 2.00 s only" in proc.stderr
+    assert "short.wav" not in proc.stderr
 
 
 def test_pos_weight_balanced_and_explicit():
