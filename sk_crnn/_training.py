@@ -267,6 +267,7 @@ def training_callbacks(est):
             policy=ReduceLROnPlateau,
             monitor="valid_loss" if validation else "train_loss",
             patience=patience,
+            factor=0.1,  # ReduceLROnPlateau's default, given so that it is a settable param
         )
         schedulers.append(("lr_scheduler", scheduler))
     early_stopping = isinstance(est.early_stopping, (bool, np.bool_)) and est.early_stopping
@@ -316,6 +317,8 @@ class TrainingMixin:
         """Split off ``validation_fraction`` of the fit data (stratified for class labels),
         or defer to skorch's ``train_split``. On CUDA the data moves to the device once."""
         if not self.validation_fraction:
+            if hasattr(self, "validation_indices_"):  # from an earlier fit with validation
+                del self.validation_indices_
             if self.train_split or not self._on_cuda():
                 return super().get_split_datasets(X, y, **fit_params)
             return self.get_dataset(self._to_device(X), self._to_device(y)), None

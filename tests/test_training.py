@@ -113,9 +113,16 @@ def test_validation_split_is_stratified_and_from_the_fit_data(data):
     assert {"valid_loss", "valid_acc"} <= set(clf.history[-1])
     other = CRNNClassifier(**TINY, validation_fraction=0.25, random_state=1).fit(X, y)
     assert not np.array_equal(valid, other.validation_indices_)
-    # In cross-validation the split is drawn from each training fold only.
+    # In cross-validation the split is drawn from each training fold only: a quarter of the
+    # fold's 20 clips, stratified over the fold's labels.
     result = cross_validate(clf, X, y, cv=2, return_estimator=True)
-    assert all(est.validation_indices_.max() < 20 for est in result["estimator"])
+    for est in result["estimator"]:
+        assert len(est.validation_indices_) == 5 and est.validation_indices_.max() < 20
+        fold_batches = est.history[-1]["batches"]
+        assert sum(b.get("train_batch_size", 0) for b in fold_batches) == 15
+    # A later fit without validation drops the attribute of the earlier one.
+    clf.set_params(validation_fraction=None).fit(X, y)
+    assert not hasattr(clf, "validation_indices_")
 
 
 def test_early_stopping_stops_and_restores_the_best_weights():
@@ -231,6 +238,11 @@ def test_plateau_lowers_the_learning_rate_when_the_loss_stalls(data):
     assert dict(clf.callbacks_)["lr_scheduler"].monitor == "train_loss"
     assert clf.history[:, "event_lr"][0] == 1e-6
     assert clf.optimizer_.param_groups[0]["lr"] <= 1e-7  # divided by 10 at least once
+    # The scheduler's other settings are reachable through callbacks__lr_scheduler__*.
+    halving = CRNNClassifier(**params, lr=1e-6, lr_schedule="plateau", patience=1,
+                             callbacks__lr_scheduler__factor=0.5).fit(X, y)
+    drops = np.log2(1e-6 / halving.optimizer_.param_groups[0]["lr"])
+    assert drops >= 1 and drops == pytest.approx(round(drops))  # halved, not divided by 10
 
 
 def test_weight_decay_reaches_the_optimizer(data):
@@ -277,6 +289,25 @@ def test_precision_on_cuda(data, precision):
     clf.fit(X, y)
     assert clf.predict_proba(X).dtype == np.float32
     assert set(clf.predict(X)) <= {"a", "b"}
+
+
+def test_compile_reaches_torch_compile(data, monkeypatch):
+    # Fast stand-in for the real compilation below: compile=True hands the module to
+    # torch.compile with the compile__* arguments.
+    X, y = data
+    calls = []
+
+    def fake_compile(module, **kwargs):
+        calls.append((type(module).__name__, kwargs))
+        return module
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    clf = CRNNClassifier(**TINY, compile=True, compile__mode="reduce-overhead").fit(X, y)
+    assert ("CRNN", {"mode": "reduce-overhead"}) in calls
+    assert set(clf.predict(X)) <= {"a", "b"}
+    n_calls = len(calls)
+    CRNNClassifier(**TINY).fit(X, y)
+    assert len(calls) == n_calls  # not without compile=True
 
 
 @pytest.mark.slow
