@@ -154,9 +154,15 @@ def check_waveforms(X):
             if c.ndim == 2 and 1 in c.shape:
                 c = c.reshape(-1)
             if c.ndim != 1:
+                if c.ndim == 2:  # the channel axis is the short one
+                    axis = 0 if c.shape[0] <= c.shape[1] else 1
+                    where = ("channels first" if axis == 0 else
+                             "channels last, as soundfile reads it")
+                    fix = f"down-mix it with clip.mean(axis={axis}) ({where})"
+                else:
+                    fix = "give one 1-D array of samples per clip"
                 raise ValueError(
-                    f"Clip {i} has shape {c.shape}; each clip must be 1-D mono audio. For stereo "
-                    "or multichannel audio (channels first) down-mix with clip.mean(axis=0)."
+                    f"Clip {i} has shape {c.shape}; each clip must be 1-D mono audio: {fix}."
                 )
             _check_clip_dtype(c.dtype, f"Clip {i}")
             if c.size == 0:

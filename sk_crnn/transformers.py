@@ -37,7 +37,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         Pad the signal by ``n_fft // 2`` on both sides so that frame ``t`` is centred at
         ``t * hop_length``.
     pad_mode : {"constant", "reflect", "edge"}, default="constant"
-        Padding used when ``center=True``.
+        Padding used when ``center=True``. librosa's other ``np.pad`` modes ("wrap",
+        "symmetric", ...) are not supported.
     n_mels : int, default=128
         Number of mel bands.
     fmin : float, default=0.0
@@ -144,6 +145,9 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         check_scalar(self.hop_length, "hop_length", "int", low=1)
         check_scalar(self.win_length, "win_length", "int", low=1, high=self.n_fft,
                      allow_none=True)
+        for name in ("center", "htk"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}.")
         check_options(self.pad_mode, "pad_mode", list(PAD_MODES))
         check_scalar(self.n_mels, "n_mels", "int", low=1)
         check_scalar(self.fmin, "fmin", "real", low=0)
@@ -222,7 +226,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         self.n_frames_ = n_frames
         self.n_bands_ = self.n_mels if self.n_mfcc is None else self.n_mfcc
         if self.normalize == "band":
-            feats = self._compute(X, plan, np.float32)
+            feats = self._compute(X, plan, np.float32, normalize=False)
             self.band_mean_ = feats.mean(axis=(0, 2), dtype=np.float64)
             self.band_std_ = feats.std(axis=(0, 2), dtype=np.float64)
         elif hasattr(self, "band_mean_"):
@@ -257,12 +261,14 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         X = check_waveforms(X)
         return self._compute(X, plan, np.dtype(self.dtype))
 
-    def _compute(self, X, plan, dtype):
+    def _compute(self, X, plan, dtype, normalize=True):
+        """Features of ``X`` in ``dtype``; ``normalize=False`` skips the band statistics
+        (``fit`` learns them from unnormalised features, also when refitting)."""
         n_clips = X.shape[0] if isinstance(X, np.ndarray) else len(X)
         out = np.empty((n_clips, self.n_bands_, self.n_frames_), dtype=dtype)
         n = self.n_samples_
         fixed = isinstance(X, np.ndarray) and X.shape[1] == n
-        normalize = self.normalize == "band" and hasattr(self, "band_mean_")
+        normalize = normalize and self.normalize == "band"
         if normalize:
             mean = torch.as_tensor(self.band_mean_, dtype=torch.float32, device=plan.device)
             scale = 1.0 / torch.clamp(torch.as_tensor(self.band_std_, dtype=torch.float32,
@@ -290,8 +296,9 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                 if normalize:
                     feats = (feats - mean) * scale
                 feats = feats.transpose(1, 2)
-                if dtype != np.float32:
-                    feats = feats.to(_TORCH_DTYPES[np.dtype(dtype).name])
+                if dtype != np.float32 and plan.device.type != "cpu":
+                    feats = feats.to(_TORCH_DTYPES[np.dtype(dtype).name])  # halves the copy
+                # On the CPU numpy casts while copying, without a converted copy of the chunk.
                 out[start:stop] = feats.cpu().numpy()
         return out
 

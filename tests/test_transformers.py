@@ -151,6 +151,14 @@ def test_band_normalization():
     np.testing.assert_allclose(out.std(axis=(0, 2)), 1, atol=1e-3)
     raw = clone(t).set_params(normalize=None).fit(X)
     assert not hasattr(raw, "band_mean_")
+    # Fitting again learns the same statistics from unnormalised features (refits happen in
+    # cross-validation, GridSearchCV's refit and a Pipeline fitted twice).
+    mean, std = t.band_mean_.copy(), t.band_std_.copy()
+    np.testing.assert_allclose(t.fit(X).band_mean_, mean)
+    np.testing.assert_allclose(t.band_std_, std)
+    np.testing.assert_array_equal(t.transform(X), out)
+    refit = raw.set_params(normalize="band").fit(X)
+    np.testing.assert_allclose(refit.band_mean_, mean)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float64", np.float32])
@@ -209,7 +217,10 @@ GOOD = np.zeros((3, 4000), np.float32)
         (np.zeros((2, 300), np.int16), TypeError, "32768"),
         ([np.zeros(300, np.float32), np.zeros(300, np.int32)], TypeError, "Clip 1 holds integer"),
         (np.zeros((2, 2, 300), np.float32), ValueError, "Down-mix"),
-        ([np.zeros((2, 300), np.float32)], ValueError, "Clip 0 has shape.*clip.mean"),
+        ([np.zeros((2, 300), np.float32)], ValueError,
+         r"Clip 0 has shape.*clip.mean\(axis=0\) \(channels first"),
+        ([np.zeros((300, 2), np.float32)], ValueError,
+         r"Clip 0 has shape.*clip.mean\(axis=1\) \(channels last"),
         (np.float32(0.5), ValueError, "0-D"),
         (np.zeros(300, np.float32), ValueError, "clip\\[np.newaxis"),
         (np.array([["a", "b"]]), TypeError, "dtype <U1"),
@@ -246,6 +257,8 @@ def test_bad_input_messages(X, exc, match):
         (dict(amin=0.0), ValueError, "amin must be > 0"),
         (dict(device="tpu"), ValueError, "device='tpu'"),
         (dict(center=False, n_fft=8192), ValueError, "no frame"),
+        (dict(center="yes"), TypeError, "center must be True or False"),
+        (dict(htk="no"), TypeError, "htk must be True or False"),
     ],
 )
 def test_invalid_params_raise_in_fit_not_init(params, exc, match):
