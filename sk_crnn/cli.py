@@ -97,6 +97,16 @@ def _load_model(path):
     return model
 
 
+def _show_progress(model, show):
+    """Progress bars (on stderr) while a loaded model reads files and computes features."""
+    from .transformers import MelSpectrogramTransformer
+
+    model.steps[0][1].set_params(progress=show)
+    for _, step in model.steps[1:-1]:
+        if isinstance(step, MelSpectrogramTransformer):
+            step.set_params(progress_bar=show)
+
+
 def _collect_files(inputs):
     files = []
     for item in inputs:
@@ -235,6 +245,7 @@ def _predict(args):
 
     model = _load_model(args.model)
     files = _collect_files(args.inputs)
+    _show_progress(model, not args.quiet)
     crnn = model.steps[-1][1]
     from .detection import CRNNEventDetector
 
@@ -305,6 +316,19 @@ def _evaluate(args):
 
     say = _printer(args.quiet)
     model = _load_model(args.model)
+    from .estimators import CRNNClassifier
+
+    if not isinstance(model.steps[-1][1], CRNNClassifier):
+        raise UserError(f"'sk-crnn evaluate' scores a classifier on a folder of class "
+                        f"sub-folders; {args.model!r} holds a "
+                        f"{type(model.steps[-1][1]).__name__}. Use 'sk-crnn predict' for it.")
+    if args.report:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UserError("--report draws a confusion matrix and needs matplotlib: "
+                            'pip install "sk-crnn[plot]" (or pip install matplotlib).') from None
+    _show_progress(model, not args.quiet)
     sr = model.steps[0][1].sr
     if not Path(args.data_dir).is_dir():
         raise UserError(f"data folder {args.data_dir!r} does not exist.")

@@ -133,6 +133,8 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         Read at most this many seconds of each file; ``None`` reads to the end.
     n_jobs : int or None, default=None
         Files decoded in parallel threads; ``None`` means 1, ``-1`` all cores.
+    progress : bool, default=False
+        Show a progress bar over the files (on stderr) while ``transform`` reads them.
 
     See Also
     --------
@@ -157,17 +159,20 @@ class AudioLoader(TransformerMixin, BaseEstimator):
     [(16000,), (16000,), (16000,)]
     """
 
-    def __init__(self, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=None):
+    def __init__(self, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=None,
+                 progress=False):
         self.sr = sr
         self.mono = mono
         self.offset = offset
         self.duration = duration
         self.n_jobs = n_jobs
+        self.progress = progress
 
     def _validate_params(self):
         _check_load_params(sr=self.sr, offset=self.offset, duration=self.duration,
                            n_jobs=self.n_jobs)
         check_options(self.mono, "mono", [True, False])
+        check_options(self.progress, "progress", [True, False])
 
     def fit(self, X=None, y=None):
         """Check the parameters; nothing is learned.
@@ -216,7 +221,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
             )
         return load_audio(list(arr), sr=self.sr, mono=self.mono, offset=self.offset,
                           duration=self.duration, n_jobs=self.n_jobs, on_error="raise",
-                          progress=False)
+                          progress=self.progress)
 
     def __sklearn_is_fitted__(self):
         return True  # stateless: there is nothing to fit

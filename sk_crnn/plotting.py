@@ -16,7 +16,7 @@ def _pyplot():
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "sk_crnn.plotting needs matplotlib, which is not installed; run "
-            "`pip install matplotlib`."
+            "`pip install \"sk-crnn[plot]\"` (or `pip install matplotlib`)."
         ) from exc
     return plt
 

@@ -106,6 +106,32 @@ def test_bad_input_gives_one_line_and_exit_2(args, message, model_path, data_dir
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_evaluate_needs_a_classifier_and_matplotlib_for_the_report(
+        model_path, data_dir, tmp_path, monkeypatch, capsys):
+    import joblib
+    from sklearn.pipeline import Pipeline, make_pipeline
+
+    from sk_crnn import CRNNRegressor, MelSpectrogramTransformer
+    from sk_crnn.cli import main
+    from sk_crnn.io import AudioLoader
+
+    X, _ = make_tone_clips(8, sr=SR, duration=0.25, random_state=0)
+    fitted = make_pipeline(
+        MelSpectrogramTransformer(sr=SR, n_fft=256, n_mels=16),
+        CRNNRegressor(max_epochs=1, module__conv_channels=(4,), module__rnn_hidden=4),
+    ).fit(X, X.std(axis=1))
+    regressor = Pipeline([("audioloader", AudioLoader(sr=SR)), *fitted.steps])
+    joblib.dump(regressor, tmp_path / "reg.joblib")
+    assert main(["evaluate", str(tmp_path / "reg.joblib"), str(data_dir)]) == 2
+    assert "holds a CRNNRegressor. Use 'sk-crnn predict'" in capsys.readouterr().err
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    args = ["evaluate", str(model_path), str(data_dir), "--report", str(tmp_path / "r")]
+    assert main(args) == 2
+    assert "needs matplotlib: pip install" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_demo_runs_and_saves_a_model_that_predicts_files(tmp_path, data_dir):
     out = tmp_path / "demo.joblib"
     proc = run("demo", "--n-clips", 48, "--epochs", 1, "--out", out)
