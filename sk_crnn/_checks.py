@@ -33,13 +33,17 @@ def check_spectrograms(X, estimator_name):
     try:
         X = np.asarray(X)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{expected}; could not read the input as an array ({exc}).") from exc
+        raise TypeError(
+            f"{expected}; could not read the input as an array ({exc}). A list of clips of "
+            f"different lengths is raw audio: {hint}."
+        ) from exc
     if X.dtype == object:
         try:
             X = X.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise TypeError(
-                f"{expected} of floats; got an object array that is not numeric ({exc})."
+                f"{expected} of floats; got an object array that is not numeric ({exc}). "
+                f"Clips of different lengths are raw audio: {hint}."
             ) from exc
     if X.dtype.kind in "USV":
         raise TypeError(f"{expected} of floats; got an array of dtype {X.dtype}. {hint}.")
@@ -49,7 +53,7 @@ def check_spectrograms(X, estimator_name):
             f"dtype {X.dtype}. Use the magnitude (np.abs) or {hint}."
         )
     if X.dtype.kind not in "fiu":
-        raise TypeError(f"{expected} of floats; got an array of dtype {X.dtype}.")
+        raise TypeError(f"{expected} of floats; got an array of dtype {X.dtype}. {hint}.")
     if X.ndim == 2:
         raise ValueError(
             f"{expected}; got a 2-D array of shape {X.shape}, which looks like raw waveforms "

@@ -97,4 +97,7 @@ COMMON_ATTRS_DOC = """
     validation_indices_ : ndarray of int
         Positions in the data given to the last ``fit`` of the clips held out for validation;
         set only with ``validation_fraction``.
+    training_failed_ : str
+        Set only when the training loss became NaN or infinite (``fit`` then raised
+        ``FloatingPointError``): why the net refuses to predict until it is fitted again.
 """

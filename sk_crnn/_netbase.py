@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from skorch.callbacks import ProgressBar
 from skorch.dataset import get_len
+from skorch.exceptions import NotInitializedError
 from skorch.utils import is_dataset
 
 from ._checks import check_spectrograms, seed_from_random_state
@@ -93,17 +94,36 @@ class SpectrogramNetMixin:
         return super().get_iterator(dataset, training=training)
 
     def _check_finite_loss(self, step):
-        """Stop training with a clear error when the loss of a step is not finite."""
+        """Stop training with a clear error when the loss of a step is not finite.
+
+        The weights are not usable after that step, so the net also records the failure in
+        ``training_failed_`` and refuses to predict until it is fitted again."""
         loss = step["loss"].item()
         if not math.isfinite(loss):
             epoch = len(self.history)
             n_batch = len(self.history[-1]["batches"]) if epoch else 0
+            self.training_failed_ = f"its training loss became {loss} at epoch {epoch}"
             raise FloatingPointError(
                 f"Training loss became {loss} at epoch {epoch}, batch {n_batch}; lower lr "
                 f"(currently {self.lr}) or check the input scaling (for example standardise "
                 "the spectrograms) and the targets."
             )
         return step
+
+    def initialize(self):
+        """skorch's ``initialize``, forgetting a failed training (fresh weights)."""
+        self.__dict__.pop("training_failed_", None)
+        return super().initialize()
+
+    def check_is_fitted(self, attributes=None, *args, **kwargs):
+        """skorch's check, and a clear error after a training whose loss became NaN/inf."""
+        failed = getattr(self, "training_failed_", None)
+        if failed:
+            raise NotInitializedError(
+                f"This {type(self).__name__} cannot predict: {failed}, so its weights are not "
+                "usable. Fit it again with a lower lr or scaled inputs."
+            )
+        return super().check_is_fitted(attributes, *args, **kwargs)
 
     def _progress_callbacks(self):
         progress_bar = getattr(self, "progress_bar", False)

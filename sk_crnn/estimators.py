@@ -53,7 +53,7 @@ class _CRNNBase(SpectrogramNetMixin, TrainingMixin, EmbeddingMixin):
     weight decay. Subclasses implement ``_check_targets``.
     """
 
-    def _check_fit_data(self, X, y, *, reset):
+    def _check_fit_data(self, X, y, *, reset, classes=None):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -67,7 +67,7 @@ class _CRNNBase(SpectrogramNetMixin, TrainingMixin, EmbeddingMixin):
         if not reset:
             self._check_shape(X)
         check_augment_sizes(self, *X.shape[-2:])
-        y, fitted = self._check_targets(y, reset=reset)
+        y, fitted = self._check_targets(y, reset=reset, classes=classes)
         if reset:  # set fitted attributes only once X and y are both valid
             self.n_mels_in_, self.n_frames_in_ = (int(s) for s in X.shape[-2:])
             for name, value in fitted.items():
@@ -115,8 +115,11 @@ class _CRNNBase(SpectrogramNetMixin, TrainingMixin, EmbeddingMixin):
             Spectrograms; their shape must match earlier calls.
         y : array-like of shape (n_clips,) or (n_clips, n_outputs)
             Targets.
-        classes : None
-            Unused; pass ``classes`` to the constructor to fix the label set instead.
+        classes : array-like of shape (n_classes,) or None, default=None
+            Classifiers: every label that any call may see, as in scikit-learn's
+            ``partial_fit``. Needed on the first call when the first chunk lacks some
+            classes (unless the constructor's ``classes`` is set); later calls may omit it or
+            must repeat the same labels. Not used by the regressor.
         **fit_params : dict
             Passed to skorch.
 
@@ -126,7 +129,9 @@ class _CRNNBase(SpectrogramNetMixin, TrainingMixin, EmbeddingMixin):
         """
         reset = not (self.initialized_ and hasattr(self, "n_outputs_"))
         self._check_params()
-        X, y = self._check_fit_data(X, y, reset=reset)
+        if classes is not None:
+            classes = self._check_partial_fit_classes(classes, reset=reset)
+        X, y = self._check_fit_data(X, y, reset=reset, classes=classes)
         with self._seeded():
             if reset:
                 self.initialize()
@@ -362,7 +367,24 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
         scoring = EpochScoring(_encoded_accuracy, name="valid_acc", lower_is_better=False)
         return [(name, scoring if name == "valid_acc" else cb) for name, cb in callbacks]
 
-    def _check_targets(self, y, *, reset):
+    def _check_partial_fit_classes(self, classes, *, reset):
+        classes = np.asarray(classes)
+        if classes.ndim != 1:
+            raise ValueError(f"classes must be a 1-D list of labels; got shape {classes.shape}.")
+        if reset and self.classes is not None and not np.array_equal(
+                np.sort(np.asarray(self.classes)), np.sort(classes)):
+            raise ValueError(
+                f"partial_fit(classes={classes.tolist()}) differs from the constructor's "
+                f"classes={list(self.classes)}; give one of them."
+            )
+        if not reset and not np.array_equal(np.sort(classes), np.sort(self.classes_)):
+            raise ValueError(
+                f"partial_fit(classes={classes.tolist()}) differs from the classes of the first "
+                f"call, classes_={self.classes_.tolist()}; give the same labels every time."
+            )
+        return classes
+
+    def _check_targets(self, y, *, reset, classes=None):
         name = type(self).__name__
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -398,16 +420,17 @@ class CRNNClassifier(_CRNNBase, NeuralNetClassifier):
                 )
             classes = self.classes_
         elif multilabel:
-            if self.classes is not None:
+            if self.classes is not None or classes is not None:
                 raise ValueError(
                     "classes is only used with 1-D class labels; for a multi-label indicator "
                     "y leave classes=None (classes_ becomes np.arange(n_labels))."
                 )
             classes = np.arange(y.shape[1])
         else:
-            classes = np.unique(y) if self.classes is None else np.asarray(self.classes)
+            given = self.classes if classes is None else classes
+            classes = np.unique(y) if given is None else np.asarray(given)
             if len(np.unique(classes)) != len(classes):
-                raise ValueError(f"classes must not hold duplicates; got {self.classes!r}.")
+                raise ValueError(f"classes must not hold duplicates; got {given!r}.")
             if len(classes) < 2:
                 raise ValueError(
                     f"{name} needs samples of at least 2 classes in the data, but the data "
@@ -600,7 +623,10 @@ class CRNNRegressor(_CRNNBase, NeuralNetRegressor):
         self.weight_decay = weight_decay
         self.precision = precision
 
-    def _check_targets(self, y, *, reset):
+    def _check_partial_fit_classes(self, classes, *, reset):
+        raise ValueError("classes is for classifiers; CRNNRegressor.partial_fit takes none.")
+
+    def _check_targets(self, y, *, reset, classes=None):
         y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
         if y.ndim not in (1, 2):
             raise ValueError(

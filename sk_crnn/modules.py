@@ -187,8 +187,9 @@ class CRNN(nn.Module):
         if self.n_mels < self.min_mels:
             raise ValueError(
                 f"n_mels={self.n_mels} is too small for freq_pool={self.freq_pool}: needs at "
-                f"least {self.min_mels} mel bands; increase n_mels or reduce freq_pool / the "
-                "number of conv_channels."
+                f"least {self.min_mels} mel bands; increase n_mels (of the "
+                "MelSpectrogramTransformer) or reduce freq_pool / the number of conv_channels "
+                "(module__freq_pool / module__conv_channels of a CRNN estimator)."
             )
         if self.n_frames is not None:
             self._check_frames(self.n_frames)
@@ -235,7 +236,9 @@ class CRNN(nn.Module):
             raise ValueError(
                 f"n_frames={n_frames} is too small for time_pool={self.time_pool}: needs at "
                 f"least {self.min_frames} frames; increase n_frames (longer clips or a smaller "
-                "hop_length) or reduce time_pool / the number of conv_channels."
+                "hop_length of the MelSpectrogramTransformer) or reduce time_pool / the number "
+                "of conv_channels (module__time_pool / module__conv_channels of a CRNN "
+                "estimator)."
             )
 
     def _check_input(self, X):
