@@ -25,32 +25,35 @@ def _dask_worker_nthreads():
 
 @contextlib.contextmanager
 def worker_thread_limit():
-    """Cap torch's threads at the thread count of the Dask worker running the fit.
+    """Cap torch's threads at the share of one task of the Dask worker running the fit.
 
     Inside a task of a ``dask.distributed`` worker (for example a fit that
-    ``joblib.parallel_backend("dask")`` sent there), ``torch.set_num_threads`` is lowered to
-    ``max(1, nthreads)``, the worker's own thread count, for the duration of the block, and
-    the previous value is restored afterwards. Torch otherwise starts one thread per core, so
-    several worker processes on one machine would each use every core. The limit only lowers
-    the count: a worker whose torch already uses fewer threads (Dask's nanny sets
-    ``OMP_NUM_THREADS=1`` in the workers it spawns, by default) keeps it.
+    ``joblib.parallel_backend("dask")`` sent there), torch's thread count ``n`` is lowered to
+    ``max(1, min(nthreads, n // nthreads))`` for the duration of the block, where ``nthreads``
+    is the worker's thread count (the number of tasks it runs at once), and restored
+    afterwards. Torch otherwise starts one thread per core, so several worker processes on
+    one machine, or several tasks in one worker, would each use every core: the cap keeps a
+    task to at most the worker's thread count and to its slice of the threads torch has. The
+    limit only lowers the count: a worker whose torch already uses one thread (Dask's nanny
+    sets ``OMP_NUM_THREADS=1`` in the workers it spawns, by default) keeps it.
 
     Elsewhere, including joblib's loky workers (which set ``OMP_NUM_THREADS`` themselves) and
     when ``distributed`` is not imported, the block runs unchanged.
 
     Notes
     -----
-    ``torch.set_num_threads`` is per process (per calling thread with OpenMP). A worker with
-    ``nthreads > 1`` that runs several fits at once can still use up to ``nthreads`` torch
-    threads per fit; start workers with one thread each (``--nthreads 1``) and more worker
-    processes for CPU training.
+    ``torch.set_num_threads`` is per process (per calling thread with OpenMP), and a worker
+    does not know how many other workers share its machine, so the cap can still leave more
+    threads than cores (for example 2 threads per fit for 8 fits in two 4-thread workers on
+    8 cores). Start workers with one thread each (``--nthreads 1``) and one worker process
+    per core for CPU training.
     """
     nthreads = _dask_worker_nthreads()
     if nthreads is None:
         yield
         return
     previous = torch.get_num_threads()
-    limit = max(1, min(nthreads, previous))
+    limit = max(1, min(nthreads, previous // nthreads))
     if limit == previous:
         yield
         return

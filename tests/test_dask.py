@@ -118,6 +118,31 @@ def test_worker_thread_limit_lowers_threads_in_a_worker_and_restores_them(client
     assert future.result() == (1, 2)
 
 
+@pytest.mark.parametrize("nthreads, start, inside", [(1, 2, 1), (4, 8, 2), (2, 8, 2),
+                                                     (4, 2, 1), (1, 1, 1)])
+def test_worker_thread_limit_arithmetic(monkeypatch, nthreads, start, inside):
+    import sk_crnn._parallel as parallel
+
+    monkeypatch.setattr(parallel, "_dask_worker_nthreads", lambda: nthreads)
+    before = torch.get_num_threads()
+    try:
+        assert _threads_inside_and_after_limit(start) == (inside, start)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_loky_workers_give_each_fit_its_share_of_the_cores(clips):
+    # joblib's loky backend sets OMP_NUM_THREADS in its workers to cores // n_jobs (or to the
+    # parent's OMP_NUM_THREADS where that is set); torch follows it, so two parallel fits on
+    # 2 cores use one thread each.
+    X, y = clips
+    pipe = tiny_pipeline(max_epochs=1, callbacks=[("threads", ThreadProbe())])
+    result = cross_validate(pipe, X, y, cv=2, n_jobs=2, return_estimator=True)
+    seen = [fitted[-1].torch_threads_seen_ for fitted in result["estimator"]]
+    expected = int(os.environ.get("OMP_NUM_THREADS", max(1, joblib.cpu_count() // 2)))
+    assert seen == [expected] * 2
+
+
 def test_worker_thread_limit_does_nothing_outside_a_worker():
     before = torch.get_num_threads()
     try:
