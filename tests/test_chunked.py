@@ -1,0 +1,104 @@
+"""fit_in_chunks: a Pipeline from file paths trained one chunk of files at a time."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from skorch.callbacks import Callback
+
+from sk_crnn import AudioLoader, CRNNClassifier, CRNNRegressor, MelSpectrogramTransformer
+from sk_crnn.chunked import fit_in_chunks
+from sk_crnn.datasets import make_tone_clips
+
+SR = 8000
+
+
+class ChunkProbe(Callback):
+    """Records how many clips each partial_fit call trained on."""
+
+    def initialize(self):
+        self.sizes = []
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.sizes.append(len(X))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    X, y = make_tone_clips(30, sr=SR, duration=0.25, random_state=0)
+    paths = []
+    for i, clip in enumerate(X):
+        paths.append(str(folder / f"clip{i:02d}.wav"))
+        sf.write(paths[-1], clip, SR)
+    return np.array(paths), y
+
+
+def pipeline(estimator=CRNNClassifier, **params):
+    params = {"max_epochs": 1, "module__conv_channels": (4,), "module__rnn_hidden": 8,
+              "random_state": 0, **params}
+    return make_pipeline(
+        AudioLoader(sr=SR),
+        MelSpectrogramTransformer(sr=SR, n_fft=256, hop_length=128, n_mels=16, duration=0.25),
+        estimator(**params),
+    )
+
+
+def test_trains_chunk_by_chunk_and_predicts_files(files):
+    paths, y = files
+    probe = ChunkProbe()
+    pipe = fit_in_chunks(pipeline(callbacks=[("probe", probe)]), paths, y, chunk_size=12,
+                         n_passes=2, random_state=0)
+    net = pipe[-1]
+    assert dict(net.callbacks_)["probe"].sizes == [12, 12, 6, 12, 12, 6]  # 3 chunks, 2 passes
+    assert len(net.history) == 6
+    assert pipe[1].n_samples_ == SR // 4
+    assert pipe.predict(paths[:5]).shape == (5,)
+    assert pipe.predict_proba(paths).shape == (30, 2)
+    again = fit_in_chunks(pipeline(), paths, y, chunk_size=12, n_passes=2, random_state=0)
+    np.testing.assert_allclose(again.predict_proba(paths), pipe.predict_proba(paths),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_chunks_without_some_class_still_train_on_all_classes(files):
+    paths, y = files
+    order = np.argsort(y, kind="stable")  # sorted by class: the first chunk has one class
+    labels = np.where(y == 0, "low", "high")[order]
+    pipe = fit_in_chunks(pipeline(), paths[order], labels, chunk_size=10, shuffle=False)
+    assert pipe[-1].classes_.tolist() == ["high", "low"]
+    pipe = fit_in_chunks(pipeline(), paths[order], labels, chunk_size=10, shuffle=False,
+                         classes=["low", "high", "silence"])
+    assert pipe[-1].classes_.tolist() == ["low", "high", "silence"]
+
+
+def test_starts_from_a_fresh_estimator_and_fits_regressors(files):
+    paths, y = files
+    pipe = pipeline(CRNNRegressor)
+    target = y.astype(np.float32)
+    fit_in_chunks(pipe, paths, target, chunk_size=15)
+    first = pipe[-1]
+    fit_in_chunks(pipe, paths, target, chunk_size=15)
+    assert pipe[-1] is not first and len(pipe[-1].history) == 2
+    assert pipe.predict(paths).shape == (30,)
+
+
+@pytest.mark.parametrize(
+    "make, kwargs, error, match",
+    [
+        (lambda: CRNNClassifier(), {}, TypeError, "must be a scikit-learn Pipeline"),
+        (lambda: make_pipeline(AudioLoader(sr=SR), LogisticRegression()), {}, TypeError,
+         "LogisticRegression, has no partial_fit"),
+        (pipeline, {"chunk_size": 0}, ValueError, "chunk_size"),
+        (pipeline, {"n_passes": 1.5}, TypeError, "n_passes"),
+        (lambda: pipeline(CRNNRegressor), {"classes": [0, 1]}, ValueError,
+         "classes is for a classifier"),
+    ],
+)
+def test_bad_arguments(files, make, kwargs, error, match):
+    paths, y = files
+    with pytest.raises(error, match=match):
+        fit_in_chunks(make(), paths, y, **kwargs)
+    with pytest.raises(ValueError, match="30 clips but y has 29"):
+        fit_in_chunks(pipeline(), paths, y[:-1])
