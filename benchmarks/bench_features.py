@@ -108,7 +108,7 @@ def peak_memory_mib(name, workload, threads):
     return value
 
 
-def _long_child(minutes, queue):
+def _long_child(minutes, dtype, queue):
     torch.set_num_threads(2)
     sr = 16000
     rng = np.random.default_rng(0)
@@ -116,7 +116,7 @@ def _long_child(minutes, queue):
     for start in range(0, X.shape[1], sr * 60):  # fill a minute at a time: no big temporaries
         X[0, start:start + sr * 60] = 0.1 * rng.standard_normal(min(sr * 60, X.shape[1] - start),
                                                                 dtype=np.float32)
-    t = MelSpectrogramTransformer(sr=sr, **PARAMS).fit(X[:, : sr])
+    t = MelSpectrogramTransformer(sr=sr, dtype=dtype, **PARAMS).fit(X[:, : sr])
     t.fit(X)
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -133,17 +133,18 @@ def _long_child(minutes, queue):
 def long_audio():
     """Peak memory of transform on one long clip: it should grow with the output only."""
     print("\nOne long clip at 16 kHz (peak MiB: memory added above the input, output included)")
-    print(f"{'audio':>8s} {'input MiB':>10s} {'output MiB':>11s} {'peak MiB':>9s} "
-          f"{'peak - output':>14s} {'seconds':>8s}")
+    print(f"{'audio':>8s} {'dtype':>8s} {'input MiB':>10s} {'output MiB':>11s} "
+          f"{'peak MiB':>9s} {'peak - output':>14s} {'seconds':>8s}")
     ctx = mp.get_context("spawn")
-    for minutes in (10, 60):
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_long_child, args=(minutes, queue))
-        proc.start()
-        in_mib, out_mib, peak, seconds = queue.get()
-        proc.join()
-        print(f"{minutes:5d} min {in_mib:10.0f} {out_mib:11.1f} {peak:9.1f} "
-              f"{peak - out_mib:14.1f} {seconds:8.2f}")
+    for dtype in ("float32", "float16"):
+        for minutes in (10, 60):
+            queue = ctx.Queue()
+            proc = ctx.Process(target=_long_child, args=(minutes, dtype, queue))
+            proc.start()
+            in_mib, out_mib, peak, seconds = queue.get()
+            proc.join()
+            print(f"{minutes:5d} min {dtype:>8s} {in_mib:10.0f} {out_mib:11.1f} {peak:9.1f} "
+                  f"{peak - out_mib:14.1f} {seconds:8.2f}", flush=True)
 
 
 def best_time(fn, X, sr, repeats):
@@ -184,8 +185,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--long-only", action="store_true",
+                        help="only the long-clip memory runs")
     args = parser.parse_args()
-    run(args.threads, args.repeats, not args.no_memory)
+    if not args.long_only:
+        run(args.threads, args.repeats, not args.no_memory)
     if not args.no_memory:
         long_audio()
 
