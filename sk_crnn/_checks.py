@@ -73,14 +73,15 @@ def check_spectrograms(X, estimator_name):
         )
     if 0 in X.shape[1:]:
         raise ValueError(f"{expected}; got empty spectrograms of shape {X.shape}.")
-    X = np.ascontiguousarray(X, dtype=np.float32)
+    # float16 features stay float16 (half the memory): the network casts each batch.
+    X = np.ascontiguousarray(X, dtype=np.float16 if X.dtype == np.float16 else np.float32)
     finite = np.isfinite(X.reshape(X.shape[0], -1)).all(axis=1)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])
         raise ValueError(
             f"Input X contains NaN or infinity: clip {bad} (of {X.shape[0]}) has NaN or infinite "
-            "values (after conversion to float32); clean or drop it, e.g. with np.nan_to_num, "
-            "or check the feature scaling (log/dB features stay finite)."
+            "values (after conversion to float32, or in float16); clean or drop it, e.g. "
+            "with np.nan_to_num, or check the feature scaling (log/dB features stay finite)."
         )
     return X
 

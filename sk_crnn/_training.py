@@ -363,6 +363,8 @@ class TrainingMixin:
         perm = None
         if rng is not None:
             Xi = to_tensor(Xi, device=self.device)
+            if Xi.dtype == torch.float16:  # float16 features: augment the batch in float32
+                Xi = Xi.float()
             Xi = mask_bands(
                 Xi, max_width=self.freq_mask, n_masks=self.n_freq_masks, axis=-2, rng=rng
             )

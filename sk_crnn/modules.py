@@ -261,6 +261,9 @@ class CRNN(nn.Module):
                 "length."
             )
         self._check_frames(X.shape[3])
+        weight = self.head.weight
+        if X.is_floating_point() and X.dtype != weight.dtype:
+            X = X.to(weight.dtype)  # float16 features: cast one batch, not the whole data
         return X
 
     def sequence(self, X):

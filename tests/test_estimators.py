@@ -261,6 +261,25 @@ def test_y_length_mismatch(spectrograms, tiny):
         CRNNRegressor(**tiny).fit(spectrograms, np.zeros(23))
 
 
+def test_float16_spectrograms_are_trained_on_without_a_float32_copy(spectrograms, tiny):
+    class DtypeProbe(Callback):
+        def on_train_begin(self, net, X=None, y=None, **kwargs):
+            net.dtype_seen_ = X.dtype
+
+    y = np.resize([0, 1], len(spectrograms))
+    X16 = spectrograms.astype(np.float16)
+    for extra in ({}, {"freq_mask": 2, "mixup": 0.2}):  # augmentation runs on float32 batches
+        clf = CRNNClassifier(callbacks=[("probe", DtypeProbe())], random_state=0, **extra,
+                             **tiny).fit(X16, y)
+        assert clf.dtype_seen_ == np.float16
+        proba = clf.predict_proba(X16)
+        assert proba.dtype == np.float32 and np.isfinite(proba).all()
+        assert clf.transform(X16).dtype == np.float32
+    ref = CRNNClassifier(random_state=0, **tiny).fit(X16.astype(np.float32), y)
+    clf = CRNNClassifier(random_state=0, **tiny).fit(X16, y)
+    np.testing.assert_allclose(clf.predict_proba(X16), ref.predict_proba(X16), atol=1e-5)
+
+
 def test_too_small_spectrograms_name_the_parameters_to_change(tiny):
     X = np.random.RandomState(0).randn(8, 2, 20).astype(np.float32)  # 2 mel bands
     y = np.resize([0, 1], 8)
