@@ -97,6 +97,29 @@ def test_order_task_defeats_a_bag_of_frames_but_not_a_model_of_time():
     assert _cv_accuracy(quarters, y) > 0.9
 
 
+@pytest.mark.slow
+def test_order_task_mfcc_baseline_at_chance_and_crnn_well_above():
+    """The property itself, held out: MFCC means + logistic regression (the bag-of-frames
+    baseline of the demo) against a small CRNN pipeline on raw waveforms."""
+    from sk_crnn import CRNNClassifier
+
+    X, y = make_event_sequences(600, random_state=0)
+    train, test = slice(0, 400), slice(400, 600)
+    mfcc = MelSpectrogramTransformer(sr=16000, n_fft=512, hop_length=256, n_mels=40,
+                                     n_mfcc=20).fit(X[train])
+    baseline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    baseline.fit(mfcc.transform(X[train]).mean(axis=2), y[train])
+    baseline_acc = baseline.score(mfcc.transform(X[test]).mean(axis=2), y[test])
+    crnn = make_pipeline(
+        MelSpectrogramTransformer(sr=16000, n_fft=512, hop_length=256, n_mels=40),
+        CRNNClassifier(max_epochs=10, module__conv_channels=(16, 32), module__rnn_hidden=32,
+                       random_state=0),
+    ).fit(X[train], y[train])
+    crnn_acc = crnn.score(X[test], y[test])
+    assert baseline_acc < 0.65
+    assert crnn_acc > 0.9
+
+
 def test_order_task_with_three_events():
     X, y = make_event_sequences(300, n_events=3, random_state=0)
     S = _logmel(X)
