@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 
 def check_spectrograms(X, estimator_name):
-    """Validate spectrograms and return them as a float32 array.
+    """Validate spectrograms and return them as a float32 (or float16) array.
 
     Parameters
     ----------
@@ -19,7 +19,7 @@ def check_spectrograms(X, estimator_name):
     Returns
     -------
     X : ndarray of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-        C-contiguous float32 copy (or view) of ``X``.
+        C-contiguous float32 copy (or view) of ``X``; float16 input stays float16.
     """
     expected = (
         f"{estimator_name} expects spectrograms of shape (n_clips, n_mels, n_frames) or "

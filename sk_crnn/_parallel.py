@@ -2,10 +2,17 @@
 
 import contextlib
 import sys
+import threading
 
 import torch
 
 __all__ = ["worker_thread_limit"]
+
+
+#: torch's thread count in this process before any limit, recorded by the first limited fit
+#: (concurrent fits in one worker must not divide a count another fit already lowered).
+_base_threads = None
+_base_lock = threading.Lock()
 
 
 def _dask_worker_nthreads():
@@ -28,8 +35,9 @@ def worker_thread_limit():
     """Cap torch's threads at the share of one task of the Dask worker running the fit.
 
     Inside a task of a ``dask.distributed`` worker (for example a fit that
-    ``joblib.parallel_backend("dask")`` sent there), torch's thread count ``n`` is lowered to
-    ``max(1, min(nthreads, n // nthreads))`` for the duration of the block, where ``nthreads``
+    ``joblib.parallel_backend("dask")`` sent there), torch's thread count is lowered to
+    ``max(1, min(nthreads, n // nthreads))`` for the duration of the block, where ``n`` is
+    torch's thread count when the process's first limited fit started, ``nthreads``
     is the worker's thread count (the number of tasks it runs at once), and restored
     afterwards. Torch otherwise starts one thread per core, so several worker processes on
     one machine, or several tasks in one worker, would each use every core: the cap keeps a
@@ -52,9 +60,14 @@ def worker_thread_limit():
     if nthreads is None:
         yield
         return
+    global _base_threads
     previous = torch.get_num_threads()
-    limit = max(1, min(nthreads, previous // nthreads))
-    if limit == previous:
+    with _base_lock:
+        if _base_threads is None:
+            _base_threads = previous
+        base = _base_threads
+    limit = max(1, min(nthreads, base // nthreads))
+    if previous <= limit:
         yield
         return
     torch.set_num_threads(limit)

@@ -115,7 +115,8 @@ def check_waveforms(X):
     Returns
     -------
     waveforms : ndarray of shape (n_clips, n_samples) or list of ndarray
-        Float32 (or float64) samples; a 2-D array is returned when all clips have one length.
+        Float32 (or float64) samples: an array for array input, a list of 1-D arrays for a
+        list, tuple or object array (not stacked, so the audio is not copied).
     """
     if sp.issparse(X):
         raise TypeError(
@@ -170,9 +171,8 @@ def check_waveforms(X):
             if not np.isfinite(c).all():
                 _check_finite(c[np.newaxis], first_index=i)
             clips.append(c)
-        lengths = {c.shape[0] for c in clips}
-        if len(lengths) == 1:
-            return np.stack(clips)
+        # Kept as a list even when the lengths agree: stacking would copy all the audio, and
+        # the transformer copies one chunk at a time anyway.
         return clips
     else:
         try:

@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
 
 from ._validation import check_scalar
 
@@ -34,13 +35,16 @@ def fit_in_chunks(pipeline, X, y, *, chunk_size=1000, n_passes=1, classes=None, 
     y : array-like of shape (n_clips,) or (n_clips, n_outputs)
         Targets.
     chunk_size : int, default=1000
-        Clips loaded and transformed at a time; peak memory grows with it, not with
-        ``n_clips``.
+        Most clips loaded and transformed at a time; the clips are split into
+        ``ceil(n_clips / chunk_size)`` chunks of near-equal size. Peak memory grows with it,
+        not with ``n_clips``.
     n_passes : int, default=1
         Passes over all chunks.
     classes : array-like or None, default=None
-        All labels, for a classifier (passed to ``partial_fit`` so that a chunk without some
-        class still trains with the full label set). None takes ``np.unique(y)``.
+        All labels, for a classifier of 1-D labels (passed to ``partial_fit`` so that a chunk
+        without some class still trains with the full label set). None takes the
+        estimator's ``classes`` if set, else ``np.unique(y)``. ``class_weight="balanced"``
+        is computed from the whole ``y``.
     shuffle : bool, default=True
         Shuffle the clips before each pass (chunks of files sorted by class would otherwise
         train on one class at a time).
@@ -77,13 +81,15 @@ def fit_in_chunks(pipeline, X, y, *, chunk_size=1000, n_passes=1, classes=None, 
     >>> pipe.predict(X[:3]).shape
     (3,)
     """
+    from .estimators import CRNNClassifier, CRNNRegressor
+
     if not isinstance(pipeline, Pipeline) or len(pipeline.steps) < 2:
         raise TypeError("pipeline must be a scikit-learn Pipeline of transformers followed by "
                         f"a CRNN estimator; got {type(pipeline).__name__}.")
     final = pipeline.steps[-1][1]
-    if not hasattr(final, "partial_fit"):
-        raise TypeError(f"The last step, {type(final).__name__}, has no partial_fit; "
-                        "fit_in_chunks needs CRNNClassifier or CRNNRegressor there.")
+    if not isinstance(final, (CRNNClassifier, CRNNRegressor)):
+        raise TypeError(f"The last step is a {type(final).__name__}; fit_in_chunks trains a "
+                        "CRNNClassifier or CRNNRegressor there with partial_fit.")
     check_scalar(chunk_size, "chunk_size", "int", low=1)
     check_scalar(n_passes, "n_passes", "int", low=1)
     n_clips = len(X)
@@ -92,14 +98,23 @@ def fit_in_chunks(pipeline, X, y, *, chunk_size=1000, n_passes=1, classes=None, 
         raise ValueError(f"X has {n_clips} clips but y has {len(y)} targets.")
     if n_clips == 0:
         raise ValueError("X holds no clips.")
-    kwargs = {}
-    if is_classifier(final):
-        kwargs["classes"] = np.unique(y) if classes is None else np.asarray(classes)
-    elif classes is not None:
-        raise ValueError("classes is for a classifier as the last step.")
-    rng = check_random_state(random_state)
     # A fresh final estimator, as fit would give: partial_fit continues a fitted one.
     final = clone(final)
+    kwargs = {}
+    single_label = is_classifier(final) and y.ndim == 1
+    if single_label:
+        if classes is not None:
+            kwargs["classes"] = np.asarray(classes)
+        elif final.classes is None:  # else the estimator's own classes fix the label set
+            kwargs["classes"] = np.unique(y)
+        if isinstance(final.class_weight, str) and final.class_weight == "balanced":
+            # "balanced" from the whole of y, not from the first chunk
+            present = np.unique(y)
+            weights = compute_class_weight("balanced", classes=present, y=y)
+            final.set_params(class_weight=dict(zip(present.tolist(), weights.tolist())))
+    elif classes is not None:
+        raise ValueError("classes is for a classifier of 1-D labels as the last step.")
+    rng = check_random_state(random_state)
     pipeline.set_params(**{pipeline.steps[-1][0]: final})
     transformers = pipeline[:-1]
 
@@ -108,14 +123,15 @@ def fit_in_chunks(pipeline, X, y, *, chunk_size=1000, n_passes=1, classes=None, 
             return X[order]
         return [X[int(i)] for i in order]
 
-    order = rng.permutation(n_clips) if shuffle else np.arange(n_clips)
-    transformers.fit(take(order[:chunk_size]), y[order[:chunk_size]])
     n_chunks = -(-n_clips // chunk_size)
+    order = rng.permutation(n_clips) if shuffle else np.arange(n_clips)
+    first = np.array_split(order, n_chunks)[0]
+    transformers.fit(take(first), y[first])
     for n_pass in range(n_passes):
         if n_pass and shuffle:
             order = rng.permutation(n_clips)
-        for k, start in enumerate(range(0, n_clips, chunk_size)):
-            chunk = order[start:start + chunk_size]
+        # near-equal chunks of at most chunk_size: no tiny last chunk
+        for k, chunk in enumerate(np.array_split(order, n_chunks)):
             features = transformers.transform(take(chunk))
             final.partial_fit(features, y[chunk], **kwargs)
             del features

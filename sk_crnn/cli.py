@@ -97,14 +97,16 @@ def _load_model(path):
     return model
 
 
-def _show_progress(model, show):
-    """Progress bars (on stderr) while a loaded model reads files and computes features."""
+def _show_progress(model, quiet):
+    """Progress bars (on stderr, when it is a terminal) while a loaded model reads files and
+    computes features; none with --quiet."""
     from .transformers import MelSpectrogramTransformer
 
-    model.steps[0][1].set_params(progress=show)
+    # Set directly: a model saved by an older version has an AudioLoader without `progress`.
+    model.steps[0][1].progress = False if quiet else None  # None: only for many files
     for _, step in model.steps[1:-1]:
         if isinstance(step, MelSpectrogramTransformer):
-            step.set_params(progress_bar=show)
+            step.progress_bar = not quiet and sys.stderr.isatty()
 
 
 def _collect_files(inputs):
@@ -245,7 +247,7 @@ def _predict(args):
 
     model = _load_model(args.model)
     files = _collect_files(args.inputs)
-    _show_progress(model, not args.quiet)
+    _show_progress(model, args.quiet)
     crnn = model.steps[-1][1]
     from .detection import CRNNEventDetector
 
@@ -254,8 +256,11 @@ def _predict(args):
             raise UserError("--proba is not available for an event detector model.")
         loader = model.steps[0][1]
         waves = loader.transform(files)
-        durations = [len(wave) / loader.sr for wave in waves]
-        if crnn.frame_rate:  # the detector sees each clip padded or cut to its fitted length
+        # the rate the features assume: the loader's, or the transformer's with sr=None
+        rate = loader.sr or getattr(model.steps[1][1], "sr", None)
+        durations = [len(wave) / rate if rate else np.inf for wave in waves]
+        # the detector sees each clip padded or cut to its fitted length
+        if crnn.frame_rate and rate:
             seen = (crnn.n_frames_in_ - 1) / crnn.frame_rate  # the last frame's time
             for path, duration in zip(files, durations):
                 if duration > seen + 1 / crnn.frame_rate:
@@ -328,7 +333,7 @@ def _evaluate(args):
         except ImportError:
             raise UserError("--report draws a confusion matrix and needs matplotlib: "
                             'pip install "sk-crnn[plot]" (or pip install matplotlib).') from None
-    _show_progress(model, not args.quiet)
+    _show_progress(model, args.quiet)
     sr = model.steps[0][1].sr
     if not Path(args.data_dir).is_dir():
         raise UserError(f"data folder {args.data_dir!r} does not exist.")

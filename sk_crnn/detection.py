@@ -144,9 +144,11 @@ def _plain(label):
 
 
 def _label_kind(label):
-    """'string', 'boolean' or 'number': event labels of one fit must share one kind."""
-    if isinstance(label, (str, bytes)):
+    """'string', 'bytes', 'boolean' or 'number': event labels of one fit share one kind."""
+    if isinstance(label, str):
         return "string"
+    if isinstance(label, bytes):
+        return "bytes"
     if isinstance(label, bool):
         return "boolean"
     return "number"

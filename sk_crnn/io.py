@@ -133,8 +133,9 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         Read at most this many seconds of each file; ``None`` reads to the end.
     n_jobs : int or None, default=None
         Files decoded in parallel threads; ``None`` means 1, ``-1`` all cores.
-    progress : bool, default=False
-        Show a progress bar over the files (on stderr) while ``transform`` reads them.
+    progress : bool or None, default=False
+        Show a progress bar over the files (on stderr) while ``transform`` reads them; None
+        shows one for 100 files or more when stderr is a terminal (as ``load_audio``).
 
     See Also
     --------
@@ -172,7 +173,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         _check_load_params(sr=self.sr, offset=self.offset, duration=self.duration,
                            n_jobs=self.n_jobs)
         check_options(self.mono, "mono", [True, False])
-        check_options(self.progress, "progress", [True, False])
+        check_options(getattr(self, "progress", False), "progress", [None, True, False])
 
     def fit(self, X=None, y=None):
         """Check the parameters; nothing is learned.
@@ -221,7 +222,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
             )
         return load_audio(list(arr), sr=self.sr, mono=self.mono, offset=self.offset,
                           duration=self.duration, n_jobs=self.n_jobs, on_error="raise",
-                          progress=self.progress)
+                          progress=getattr(self, "progress", False))  # older pickles lack it
 
     def __sklearn_is_fitted__(self):
         return True  # stateless: there is nothing to fit

@@ -258,6 +258,11 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                 f"{(n_bands, plan.n_frames(self.n_samples_))} instead of the fitted "
                 f"{(self.n_bands_, self.n_frames_)}; call fit again after set_params."
             )
+        if self.normalize == "band" and not hasattr(self, "band_mean_"):
+            raise ValueError(
+                "normalize='band' was set after fit, which learned no band statistics; call "
+                "fit again after set_params."
+            )
         X = check_waveforms(X)
         return self._compute(X, plan, np.dtype(self.dtype))
 

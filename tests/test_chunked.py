@@ -7,7 +7,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
 
-from sk_crnn import AudioLoader, CRNNClassifier, CRNNRegressor, MelSpectrogramTransformer
+from sk_crnn import (
+    AudioLoader,
+    CRNNClassifier,
+    CRNNEventDetector,
+    CRNNRegressor,
+    MelSpectrogramTransformer,
+)
 from sk_crnn.chunked import fit_in_chunks
 from sk_crnn.datasets import make_tone_clips
 
@@ -52,7 +58,8 @@ def test_trains_chunk_by_chunk_and_predicts_files(files):
     pipe = fit_in_chunks(pipeline(callbacks=[("probe", probe)]), paths, y, chunk_size=12,
                          n_passes=2, random_state=0)
     net = pipe[-1]
-    assert dict(net.callbacks_)["probe"].sizes == [12, 12, 6, 12, 12, 6]  # 3 chunks, 2 passes
+    # 30 clips, at most 12 a chunk: 3 near-equal chunks, twice
+    assert dict(net.callbacks_)["probe"].sizes == [10, 10, 10, 10, 10, 10]
     assert len(net.history) == 6
     assert pipe[1].n_samples_ == SR // 4
     assert pipe.predict(paths[:5]).shape == (5,)
@@ -73,6 +80,28 @@ def test_chunks_without_some_class_still_train_on_all_classes(files):
     assert pipe[-1].classes_.tolist() == ["low", "high", "silence"]
 
 
+def test_classes_multilabel_class_weight_and_validation_per_chunk(files):
+    paths, y = files
+    order = np.argsort(y, kind="stable")
+    # The estimator's own classes fix the label set when fit_in_chunks is given none.
+    pipe = fit_in_chunks(pipeline(classes=[0, 1, 2]), paths, y, chunk_size=12)
+    assert pipe[-1].classes_.tolist() == [0, 1, 2]
+    # "balanced" weights come from all of y, also when the first chunk has one class only.
+    pipe = fit_in_chunks(pipeline(class_weight="balanced"), paths[order], y[order],
+                         chunk_size=10, shuffle=False)
+    counts = np.bincount(y)
+    np.testing.assert_allclose(pipe[-1].class_weight_, len(y) / (2 * counts), rtol=1e-6)
+    # Multi-label indicator targets.
+    Y = np.c_[y, 1 - y, np.resize([0, 1, 1], len(y))]
+    pipe = fit_in_chunks(pipeline(), paths, Y, chunk_size=12)
+    assert pipe.predict(paths[:4]).shape == (4, 3)
+    # 17 clips at most 8 a chunk: 6, 6 and 5 clips, so a validation split fits every chunk.
+    probe = ChunkProbe()
+    pipe = fit_in_chunks(pipeline(validation_fraction=0.25, callbacks=[("probe", probe)]),
+                         paths[:17], y[:17], chunk_size=8)
+    assert dict(pipe[-1].callbacks_)["probe"].sizes == [6, 6, 5]
+
+
 def test_starts_from_a_fresh_estimator_and_fits_regressors(files):
     paths, y = files
     pipe = pipeline(CRNNRegressor)
@@ -89,11 +118,13 @@ def test_starts_from_a_fresh_estimator_and_fits_regressors(files):
     [
         (lambda: CRNNClassifier(), {}, TypeError, "must be a scikit-learn Pipeline"),
         (lambda: make_pipeline(AudioLoader(sr=SR), LogisticRegression()), {}, TypeError,
-         "LogisticRegression, has no partial_fit"),
+         "The last step is a LogisticRegression"),
+        (lambda: make_pipeline(AudioLoader(sr=SR), CRNNEventDetector()), {}, TypeError,
+         "The last step is a CRNNEventDetector"),
         (pipeline, {"chunk_size": 0}, ValueError, "chunk_size"),
         (pipeline, {"n_passes": 1.5}, TypeError, "n_passes"),
         (lambda: pipeline(CRNNRegressor), {"classes": [0, 1]}, ValueError,
-         "classes is for a classifier"),
+         "classes is for a classifier of 1-D labels"),
     ],
 )
 def test_bad_arguments(files, make, kwargs, error, match):

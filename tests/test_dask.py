@@ -124,9 +124,29 @@ def test_worker_thread_limit_arithmetic(monkeypatch, nthreads, start, inside):
     import sk_crnn._parallel as parallel
 
     monkeypatch.setattr(parallel, "_dask_worker_nthreads", lambda: nthreads)
+    monkeypatch.setattr(parallel, "_base_threads", None)  # as in a fresh worker process
     before = torch.get_num_threads()
     try:
         assert _threads_inside_and_after_limit(start) == (inside, start)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_worker_thread_limit_concurrent_tasks_share_from_the_same_base(monkeypatch):
+    # A second task of a 2-thread worker starts while the first has lowered torch from 4 to 2
+    # threads: it gets 2 as well, not 2 // 2.
+    import sk_crnn._parallel as parallel
+
+    monkeypatch.setattr(parallel, "_dask_worker_nthreads", lambda: 2)
+    monkeypatch.setattr(parallel, "_base_threads", None)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        with worker_thread_limit():
+            first = torch.get_num_threads()
+            with worker_thread_limit():
+                second = torch.get_num_threads()
+        assert (first, second, torch.get_num_threads()) == (2, 2, 4)
     finally:
         torch.set_num_threads(before)
 
