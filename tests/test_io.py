@@ -226,6 +226,18 @@ def test_audio_loader_clone_pickle_and_tags(files):
     assert tags.input_tags.string and tags.input_tags.one_d_array
     assert not tags.input_tags.two_d_array and not tags.requires_fit
     assert "AudioLoader(duration=0.1, n_jobs=2, sr=8000)" == repr(loader)
+    # A loader pickled before `progress` existed still reads files.
+    del restored.progress
+    assert restored.transform([files["mono16k"]])[0].shape == (800,)
+
+
+def test_audio_loader_progress(files, capsys):
+    AudioLoader(sr=8000, progress=True).transform([files["mono16k"]] * 2)
+    assert "Loading audio" in capsys.readouterr().err
+    AudioLoader(sr=8000).transform([files["mono16k"]] * 2)
+    assert "Loading audio" not in capsys.readouterr().err
+    with pytest.raises(ValueError, match="progress must be one of"):
+        AudioLoader(progress="yes").fit()
 
 
 @pytest.fixture

@@ -157,7 +157,10 @@ def test_band_normalization():
     np.testing.assert_allclose(t.fit(X).band_mean_, mean)
     np.testing.assert_allclose(t.band_std_, std)
     np.testing.assert_array_equal(t.transform(X), out)
-    refit = raw.set_params(normalize="band").fit(X)
+    raw = clone(t).set_params(normalize=None).fit(X).set_params(normalize="band")
+    with pytest.raises(ValueError, match="normalize='band' was set after fit"):
+        raw.transform(X)
+    refit = raw.fit(X)
     np.testing.assert_allclose(refit.band_mean_, mean)
 
 
