@@ -323,6 +323,9 @@ class CRNNEventDetector(SpectrogramNetMixin, NeuralNet):
         The trained network.
     history_ : skorch.History
         Losses and timings per epoch.
+    training_failed_ : str
+        Set only when the training loss became NaN or infinite (``fit`` then raised
+        ``FloatingPointError``): why the detector refuses to predict until fitted again.
 
     See Also
     --------
