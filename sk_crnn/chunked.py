@@ -44,7 +44,8 @@ def fit_in_chunks(pipeline, X, y, *, chunk_size=1000, n_passes=1, classes=None, 
         All labels, for a classifier of 1-D labels (passed to ``partial_fit`` so that a chunk
         without some class still trains with the full label set). None takes the
         estimator's ``classes`` if set, else ``np.unique(y)``. ``class_weight="balanced"``
-        is computed from the whole ``y``.
+        is computed from the whole ``y`` (the fitted estimator's ``class_weight`` is then
+        that dict of weights by label).
     shuffle : bool, default=True
         Shuffle the clips before each pass (chunks of files sorted by class would otherwise
         train on one class at a time).
