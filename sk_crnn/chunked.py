@@ -63,7 +63,8 @@ def fit_in_chunks(pipeline, X, y, *, chunk_size=1000, n_passes=1, classes=None, 
     -----
     The network sees one chunk per ``partial_fit`` call, so batches are shuffled within a
     chunk only (across chunks by ``shuffle``), ``validation_fraction`` holds out part of each
-    chunk, and early stopping works per call. ``GridSearchCV`` cannot drive this loop:
+    chunk (for a classifier, stratified: every chunk needs two clips of each class it
+    holds), and early stopping works per call. ``GridSearchCV`` cannot drive this loop:
     compare settings on a subset that fits in memory first.
 
     Examples

@@ -84,7 +84,7 @@ def test_classes_multilabel_class_weight_and_validation_per_chunk(files):
     paths, y = files
     order = np.argsort(y, kind="stable")
     # The estimator's own classes fix the label set when fit_in_chunks is given none.
-    pipe = fit_in_chunks(pipeline(classes=[0, 1, 2]), paths, y, chunk_size=12)
+    pipe = fit_in_chunks(pipeline(classes=[0, 1, 2]), paths, y, chunk_size=12, random_state=0)
     assert pipe[-1].classes_.tolist() == [0, 1, 2]
     # "balanced" weights come from all of y, also when the first chunk has one class only.
     pipe = fit_in_chunks(pipeline(class_weight="balanced"), paths[order], y[order],
@@ -93,12 +93,15 @@ def test_classes_multilabel_class_weight_and_validation_per_chunk(files):
     np.testing.assert_allclose(pipe[-1].class_weight_, len(y) / (2 * counts), rtol=1e-6)
     # Multi-label indicator targets.
     Y = np.c_[y, 1 - y, np.resize([0, 1, 1], len(y))]
-    pipe = fit_in_chunks(pipeline(), paths, Y, chunk_size=12)
+    pipe = fit_in_chunks(pipeline(), paths, Y, chunk_size=12, random_state=0)
     assert pipe.predict(paths[:4]).shape == (4, 3)
-    # 17 clips at most 8 a chunk: 6, 6 and 5 clips, so a validation split fits every chunk.
+    # 17 clips at most 8 a chunk: 6, 6 and 5 clips (not 8, 8 and 1), so a validation split
+    # fits every chunk. (A regressor: a classifier's stratified split per chunk would also
+    # need two clips of each class in every chunk.)
     probe = ChunkProbe()
-    pipe = fit_in_chunks(pipeline(validation_fraction=0.25, callbacks=[("probe", probe)]),
-                         paths[:17], y[:17], chunk_size=8)
+    pipe = fit_in_chunks(
+        pipeline(CRNNRegressor, validation_fraction=0.25, callbacks=[("probe", probe)]),
+        paths[:17], y[:17].astype(np.float32), chunk_size=8, random_state=0)
     assert dict(pipe[-1].callbacks_)["probe"].sizes == [6, 6, 5]
 
 
@@ -106,9 +109,9 @@ def test_starts_from_a_fresh_estimator_and_fits_regressors(files):
     paths, y = files
     pipe = pipeline(CRNNRegressor)
     target = y.astype(np.float32)
-    fit_in_chunks(pipe, paths, target, chunk_size=15)
+    fit_in_chunks(pipe, paths, target, chunk_size=15, random_state=0)
     first = pipe[-1]
-    fit_in_chunks(pipe, paths, target, chunk_size=15)
+    fit_in_chunks(pipe, paths, target, chunk_size=15, random_state=0)
     assert pipe[-1] is not first and len(pipe[-1].history) == 2
     assert pipe.predict(paths).shape == (30,)
 
