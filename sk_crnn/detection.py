@@ -478,16 +478,17 @@ class CRNNEventDetector(SpectrogramNetMixin, NeuralNet):
                     UserWarning, stacklevel=3,
                 )
             if classes is None:
-                labels = {_plain(label) for clip in events for _, _, label in clip}
+                labels, first = set(), {}  # first: kind -> its first label (True == 1 in a set)
+                for clip in events:
+                    for _, _, label in clip:
+                        label = _plain(label)
+                        labels.add(label)
+                        first.setdefault(_label_kind(label), label)
                 if not labels:
                     raise ValueError(
                         "y holds no events at all; a detector needs at least one event to "
                         "learn from (or pass classes=[...] to fix the labels)."
                     )
-                first = {}  # kind -> first label of that kind (True == 1 in a set)
-                for clip in events:
-                    for _, _, label in clip:
-                        first.setdefault(_label_kind(_plain(label)), _plain(label))
                 kinds = set(first)
                 if len(kinds) > 1:
                     examples = ", ".join(repr(first[kind]) for kind in sorted(kinds))

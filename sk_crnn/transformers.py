@@ -145,7 +145,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         check_scalar(self.hop_length, "hop_length", "int", low=1)
         check_scalar(self.win_length, "win_length", "int", low=1, high=self.n_fft,
                      allow_none=True)
-        for name in ("center", "htk"):
+        for name in ("center", "htk", "progress_bar"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}.")
         check_options(self.pad_mode, "pad_mode", list(PAD_MODES))
@@ -170,8 +170,6 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                      allow_none=True)
         check_options(self.normalize, "normalize", ["band", None])
         check_scalar(self.batch_size, "batch_size", "int", low=1)
-        if not isinstance(self.progress_bar, (bool, np.bool_)):
-            raise TypeError(f"progress_bar must be True or False; got {self.progress_bar!r}.")
         check_options(np.dtype(self.dtype).name if _is_dtype(self.dtype) else self.dtype,
                       "dtype", _DTYPES)
         if not self.center and self.duration is not None:
