@@ -10,8 +10,8 @@ from skorch.dataset import get_len
 from skorch.exceptions import NotInitializedError
 from skorch.utils import is_dataset
 
-from ._checks import check_spectrograms, seed_from_random_state
-from ._validation import check_device
+from ._inputs import check_spectrograms
+from ._validation import check_device, seed_from_random_state
 
 
 class SpectrogramNetMixin:

@@ -6,11 +6,11 @@ from numbers import Real
 import numpy as np
 import torch
 from scipy.ndimage import median_filter as _median_filter
+from sklearn.utils import check_consistent_length
 from skorch import NeuralNet
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_n_samples
 from ._netbase import SpectrogramNetMixin
 from .modules import CRNN
 
@@ -427,7 +427,7 @@ class CRNNEventDetector(SpectrogramNetMixin, NeuralNet):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         X = self._check_X(X)
-        check_n_samples(X, y)
+        check_consistent_length(X, y)
         if not reset:
             self._check_shape(X)
         y, fitted = self._check_targets(y, reset=reset, n_frames=X.shape[-1])
@@ -678,7 +678,7 @@ n_classes)
         self.check_is_fitted()
         frame_rate = self._need_frame_rate("to score events in seconds")
         X = self._check_predict_X(X)
-        check_n_samples(X, y)
+        check_consistent_length(X, y)
         if hasattr(y, "detach"):
             y = y.detach().cpu().numpy()
         if _is_frame_matrix(y):

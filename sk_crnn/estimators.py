@@ -7,13 +7,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.exceptions import DataConversionWarning
-from sklearn.utils import TransformerTags, check_array
+from sklearn.utils import TransformerTags, check_array, check_consistent_length
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
 from skorch.utils import to_tensor
 
-from ._checks import check_n_samples
 from ._docs import COMMON_ATTRS_DOC as _COMMON_ATTRS_DOC
 from ._docs import COMMON_PARAMS_DOC as _COMMON_PARAMS_DOC
 from ._embedding import EmbeddingMixin
@@ -63,7 +62,7 @@ class _CRNNBase(SpectrogramNetMixin, TrainingMixin, EmbeddingMixin):
             y = np.asarray(y)
         if y.ndim == 0:
             raise ValueError(f"y must be an array of targets, one per clip; got {y!r}.")
-        check_n_samples(X, y)
+        check_consistent_length(X, y)
         if not reset:
             self._check_shape(X)
         check_augment_sizes(self, *X.shape[-2:])

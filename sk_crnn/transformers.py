@@ -6,7 +6,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from ._validation import check_device, check_options, check_scalar, check_waveforms
+from ._inputs import check_waveforms
+from ._validation import check_device, check_options, check_scalar
 from .features import PAD_MODES, MelPlan
 
 _DTYPES = ("float32", "float64", "float16")
