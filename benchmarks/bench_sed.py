@@ -75,7 +75,7 @@ def main(argv=None):
     from sklearn.multiclass import OneVsRestClassifier
 
     from sk_crnn import CRNNEventDetector, MelSpectrogramTransformer
-    from sk_crnn.detection import events_to_frames, frames_to_events
+    from sk_crnn.events import events_to_frames, frames_to_events
     from sk_crnn.metrics import event_f1, segment_f1
 
     _, y_train, _, y_test = load(DATA / "keywords.npz")

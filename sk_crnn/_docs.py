@@ -1,11 +1,6 @@
-"""Docstring sections shared by CRNNClassifier and CRNNRegressor (numpydoc)."""
+"""Docstring sections shared by the CRNN estimators (numpydoc)."""
 
 COMMON_PARAMS_DOC = """
-    module : torch.nn.Module class or instance, default=CRNN
-        The network. For a class, ``n_mels``, ``n_frames`` and ``n_outputs`` are inferred
-        from ``X`` and ``y`` at fit and passed to it (where it accepts them); set other
-        arguments with ``module__<name>`` (e.g. ``module__rnn_type="lstm"``), which also
-        override the inferred sizes.
     optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
         Optimizer; its arguments are set with ``optimizer__<name>``.
     lr : float, default=1e-3
@@ -100,4 +95,18 @@ COMMON_ATTRS_DOC = """
     training_failed_ : str
         Set only when the training loss became NaN or infinite (``fit`` then raised
         ``FloatingPointError``): why the net refuses to predict until it is fitted again.
+"""
+
+
+def module_doc(default):
+    """The ``module`` entry of the Parameters section, for the estimator's default module."""
+    return MODULE_DOC.replace("default=CRNN", f"default={default}")
+
+
+MODULE_DOC = """
+    module : torch.nn.Module class or instance, default=CRNN
+        The network. For a class, ``n_mels``, ``n_frames`` and ``n_outputs`` are inferred
+        from ``X`` and ``y`` at fit and passed to it (where it accepts them); set other
+        arguments with ``module__<name>`` (e.g. ``module__rnn_type="lstm"``), which also
+        override the inferred sizes.
 """

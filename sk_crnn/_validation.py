@@ -42,25 +42,113 @@ def check_device(device, param="device"):
     return dev
 
 
-def check_scalar(value, name, kind, *, low=None, high=None, low_inclusive=True, allow_none=False):
-    """Check one numeric parameter; raise ``ValueError``/``TypeError`` naming it.
+class Interval:
+    """A number of one kind (``"int"`` or ``"real"``) within optional bounds.
 
-    ``kind`` is ``"int"`` or ``"real"``.
+    A value of the wrong type (a bool, a string, a float where an int is asked) is a
+    ``TypeError``; a number of the right type outside the bounds (or NaN) is a
+    ``ValueError``. Reals must be finite.
     """
-    if value is None and allow_none:
+
+    def __init__(self, kind, low=None, high=None, *, closed="both"):
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+
+    def type_ok(self, value):
+        types = Integral if self.kind == "int" else Real
+        return isinstance(value, types) and not isinstance(value, (bool, np.bool_))
+
+    def is_valid(self, value):
+        if not self.type_ok(value) or (self.kind == "real" and not np.isfinite(value)):
+            return False
+        low_ok = self.low is None or value > self.low or (
+            value == self.low and self.closed in ("both", "left"))
+        high_ok = self.high is None or value < self.high or (
+            value == self.high and self.closed in ("both", "right"))
+        return bool(low_ok and high_ok)
+
+    def describe(self):
+        what = "an int" if self.kind == "int" else "a finite number"
+        if self.low is not None and self.high is not None:
+            left = "[" if self.closed in ("both", "left") else "("
+            right = "]" if self.closed in ("both", "right") else ")"
+            return f"{what} in {left}{self.low}, {self.high}{right}"
+        if self.low is not None:
+            return f"{what} {'>=' if self.closed in ('both', 'left') else '>'} {self.low}"
+        if self.high is not None:
+            return f"{what} {'<=' if self.closed in ('both', 'right') else '<'} {self.high}"
+        return what
+
+
+class Options:
+    """One of a fixed set of values. Bools match only bools (``True`` is not ``1`` here); a
+    value outside the set is a ``ValueError``, a non-bool for a set of bools a ``TypeError``."""
+
+    def __init__(self, *values):
+        self.values = values
+        self._bools = all(isinstance(v, bool) for v in values)
+
+    def is_valid(self, value):
+        is_bool = isinstance(value, (bool, np.bool_))
+        for option in self.values:
+            if isinstance(option, bool) != is_bool:
+                continue
+            try:
+                if value is option or bool(value == option):
+                    return True
+            except (TypeError, ValueError):  # an array compared with an option
+                continue
+        return False
+
+    def type_ok(self, value):
+        return isinstance(value, (bool, np.bool_)) if self._bools else True
+
+    def describe(self):
+        return "True or False" if self._bools else f"one of {list(self.values)}"
+
+
+BOOL = Options(True, False)
+
+
+class Rule:
+    """A check written as a function ``check(value, name)`` that raises itself."""
+
+    def __init__(self, check):
+        self.check = check
+
+
+def check_param(value, name, rules, hint=""):
+    """Check ``value`` against ``rules`` (one rule or a list of alternatives; ``None`` in the
+    list allows None). Raise ``TypeError`` for a value of a type no rule takes, else
+    ``ValueError``; the message names the parameter, the value and what it must be."""
+    rules = rules if isinstance(rules, (list, tuple)) else [rules]
+    if None in rules and value is None:
         return value
-    types = Integral if kind == "int" else Real
-    if isinstance(value, bool) or not isinstance(value, types):
-        what = "an integer" if kind == "int" else "a number"
-        extra = " or None" if allow_none else ""
-        raise TypeError(f"{name} must be {what}{extra}; got {value!r} of type "
-                        f"{type(value).__name__}.")
-    if low is not None and (value < low or (value == low and not low_inclusive)):
-        op = ">=" if low_inclusive else ">"
-        raise ValueError(f"{name} must be {op} {low}; got {value!r}.")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}; got {value!r}.")
-    return value
+    for rule in rules:
+        if isinstance(rule, Rule):
+            rule.check(value, name)
+            return value
+    plain = [r for r in rules if r is not None]
+    if any(r.is_valid(value) for r in plain):
+        return value
+    what = " or ".join([r.describe() for r in plain] + (["None"] if None in rules else []))
+    type_ok = any(r.type_ok(value) for r in plain)
+    got = f"{value!r}" if type_ok else f"{value!r} of type {type(value).__name__}"
+    message = f"{name} must be {what}; got {got}.{' ' + hint if hint else ''}"
+    raise (ValueError if type_ok else TypeError)(message)
+
+
+def validate_params(est, constraints):
+    """Check every parameter of ``est`` named in ``constraints`` (name -> rules, or
+    name -> (rules, hint)), in table order."""
+    for name, spec in constraints.items():
+        rules, hint = spec if isinstance(spec, tuple) else (spec, "")
+        check_param(getattr(est, name), name, rules, hint)
+
+
+def check_scalar(value, name, kind, *, low=None, high=None, low_inclusive=True, allow_none=False):
+    """Check one numeric parameter (``kind`` "int" or "real"); see :func:`check_param`."""
+    rule = Interval(kind, low, high, closed="both" if low_inclusive else "right")
+    return check_param(value, name, [rule, None] if allow_none else rule)
 
 
 def check_options(value, name, options):

@@ -8,7 +8,7 @@ seeded generator gives the same augmented batches on any device.
 import numpy as np
 import torch
 
-__all__ = ["mask_bands", "mixup_batch", "shift_time"]
+__all__ = ["BatchAugment", "mask_bands", "mixup_batch", "roll_frames", "shift_time"]
 
 
 def _per_clip_mean(X):
@@ -54,6 +54,36 @@ def mask_bands(X, *, max_width, n_masks, axis, rng):
     return torch.where(masked.view(shape), _per_clip_mean(X), X)
 
 
+def _draw_shifts(n_clips, max_shift, rng):
+    return rng.integers(-max_shift, max_shift + 1, size=n_clips)
+
+
+def roll_frames(A, shifts, *, axis=-1):
+    """Roll each item of a batch circularly along ``axis`` by its own number of steps.
+
+    Parameters
+    ----------
+    A : torch.Tensor of shape (batch, ...)
+        Spectrograms (time on the last axis) or frame targets (time on axis 1).
+    shifts : array-like of int, shape (batch,)
+        Steps per item; positive values move content later in time.
+    axis : int, default=-1
+        The time axis of ``A``.
+
+    Returns
+    -------
+    A_rolled : torch.Tensor of the same shape as ``A``
+    """
+    axis = axis % A.dim()
+    n, size = A.shape[0], A.shape[axis]
+    shifts = torch.as_tensor(np.asarray(shifts), device=A.device)
+    steps = torch.arange(size, device=A.device)
+    source = (steps[None, :] - shifts[:, None]) % size  # (batch, size)
+    view = [n] + [1] * (A.dim() - 1)
+    view[axis] = size
+    return torch.gather(A, axis, source.view(view).expand_as(A))
+
+
 def shift_time(X, *, max_shift, rng):
     """Roll each clip circularly along time by a random number of frames.
 
@@ -73,12 +103,7 @@ def shift_time(X, *, max_shift, rng):
     """
     if max_shift == 0:
         return X
-    n_clips, n_frames = X.shape[0], X.shape[-1]
-    shift = torch.as_tensor(rng.integers(-max_shift, max_shift + 1, size=n_clips), device=X.device)
-    frames = torch.arange(n_frames, device=X.device)
-    source = (frames[None, :] - shift[:, None]) % n_frames  # (batch, n_frames)
-    index = source.view([n_clips] + [1] * (X.dim() - 2) + [n_frames]).expand_as(X)
-    return torch.gather(X, -1, index)
+    return roll_frames(X, _draw_shifts(X.shape[0], max_shift, rng))
 
 
 def mixup_batch(X, *, alpha, rng):
@@ -105,3 +130,77 @@ def mixup_batch(X, *, alpha, rng):
     lam = float(rng.beta(alpha, alpha))
     perm = torch.as_tensor(rng.permutation(X.shape[0]), device=X.device)
     return lam * X + (1.0 - lam) * X[perm], perm, lam
+
+
+class BatchAugment:
+    """The training-batch augmentation of the CRNN estimators, aware of their targets.
+
+    SpecAugment masks (:func:`mask_bands`), a circular time shift (:func:`shift_time`) and
+    :func:`mixup_batch`, applied in that order. Frame targets (the event detector's, with
+    time on ``target_time_axis``) are shifted with their clips; float targets (multi-label
+    indicators, regression values, frame activity) are mixed with the same weight as the
+    clips, while for class indices the loss is mixed instead (see ``__call__``).
+
+    Parameters
+    ----------
+    freq_mask, time_mask : int >= 0
+        Largest mask widths in mel bands and frames (0 is off).
+    n_freq_masks, n_time_masks : int >= 0
+        Masks per clip.
+    time_shift : int >= 0
+        Largest circular shift in frames (0 is off).
+    mixup : float >= 0
+        Beta(mixup, mixup) concentration of the mixing weight (0 is off).
+    target_time_axis : int or None
+        Time axis of the targets, or None when targets have no time axis (one per clip).
+    rng : numpy.random.Generator
+        Source of all random draws, so a seeded generator gives the same batches anywhere.
+    """
+
+    def __init__(self, *, freq_mask=0, n_freq_masks=2, time_mask=0, n_time_masks=2,
+                 time_shift=0, mixup=0.0, target_time_axis=None, rng):
+        self.freq_mask, self.n_freq_masks = freq_mask, n_freq_masks
+        self.time_mask, self.n_time_masks = time_mask, n_time_masks
+        self.time_shift, self.mixup = time_shift, mixup
+        self.target_time_axis, self.rng = target_time_axis, rng
+
+    @property
+    def active(self):
+        """Whether any augmentation is switched on."""
+        return bool((self.freq_mask and self.n_freq_masks) or (self.time_mask and self.n_time_masks)
+                    or self.time_shift or self.mixup)
+
+    def __call__(self, X, y):
+        """Augment one training batch.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
+        y : torch.Tensor of shape (batch, ...)
+            Targets: class indices, float targets, or frame targets.
+
+        Returns
+        -------
+        X_aug : torch.Tensor
+        y_aug : torch.Tensor
+            The targets, shifted and (for float targets) mixed like ``X``.
+        partner : tuple (y_partner, lam) or None
+            For mixup of class indices: train on ``lam * loss(y_aug) + (1 - lam) *
+            loss(y_partner)``; None otherwise.
+        """
+        rng = self.rng
+        if X.dtype == torch.float16:  # float16 features: augment the batch in float32
+            X = X.float()
+        X = mask_bands(X, max_width=self.freq_mask, n_masks=self.n_freq_masks, axis=-2, rng=rng)
+        X = mask_bands(X, max_width=self.time_mask, n_masks=self.n_time_masks, axis=-1, rng=rng)
+        if self.time_shift:
+            shifts = _draw_shifts(X.shape[0], self.time_shift, rng)
+            X = roll_frames(X, shifts)
+            if self.target_time_axis is not None:
+                y = roll_frames(y, shifts, axis=self.target_time_axis)
+        if not self.mixup:
+            return X, y, None
+        X, perm, lam = mixup_batch(X, alpha=self.mixup, rng=rng)
+        if y.dtype.is_floating_point:
+            return X, lam * y + (1 - lam) * y[perm], None
+        return X, y, (y[perm], lam)

@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from .events import check_event_lists, plain_label
+
 __all__ = ["event_f1", "segment_f1"]
 
 
@@ -37,21 +39,14 @@ def _containers(y_true, y_pred, dcase_util):
         )
     labels = {}
     pairs = []
+    y_true = check_event_lists(y_true, name="y_true")
+    y_pred = check_event_lists(y_pred, name="y_pred")
     for i, (ref, est) in enumerate(zip(y_true, y_pred)):
         lists = []
-        for name, events in (("y_true", ref), ("y_pred", est)):
+        for events in (ref, est):
             rows = []
-            for event in events:
-                try:
-                    onset, offset, label = event
-                    onset, offset = float(onset), float(offset)
-                except (TypeError, ValueError):
-                    raise ValueError(
-                        f"{name}[{i}] holds {event!r}, which is not an (onset, offset, label) "
-                        "triple."
-                    ) from None
-                label = label.item() if isinstance(label, np.generic) else label
-                text = labels.setdefault(label, str(label))
+            for onset, offset, label in events:
+                text = labels.setdefault(plain_label(label), str(label))
                 rows.append({"filename": f"clip{i}", "event_onset": onset,
                              "event_offset": offset, "event_label": text})
             lists.append(dcase_util.containers.MetaDataContainer(rows))

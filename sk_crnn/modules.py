@@ -4,6 +4,7 @@ from numbers import Integral
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 RNN_TYPES = ("gru", "lstm")
 POOLINGS = ("mean", "max", "attention", "last")
@@ -324,3 +325,60 @@ class CRNN(nn.Module):
         out : torch.Tensor of shape (batch, n_outputs)
         """
         return self.head(self.dropout(self.embed(X)))
+
+
+class FrameCRNN(nn.Module):
+    """A :class:`CRNN` with one output vector per input frame.
+
+    The recurrent output of every time step (``CRNN.sequence``) goes through the CRNN's
+    dropout and linear output layer, giving ``n_outputs`` logits per step; where the conv
+    blocks pooled over time (``time_pool > 1``) the steps are repeated (nearest-neighbour
+    upsampling) back to the number of input frames.
+
+    Parameters
+    ----------
+    n_mels : int
+        Number of mel bands.
+    n_outputs : int
+        Number of event classes.
+    n_frames : int or None, default=None
+        Number of frames; None accepts any length that survives the time pooling.
+    **crnn_params : dict
+        Any other :class:`CRNN` argument (``conv_channels``, ``time_pool``,
+        ``rnn_hidden``, ...) except ``pooling``, which a frame-wise output has no use for.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_crnn.modules import FrameCRNN
+    >>> net = FrameCRNN(n_mels=16, n_outputs=3, conv_channels=(4,), time_pool=2)
+    >>> net(torch.zeros(2, 16, 25)).shape
+    torch.Size([2, 25, 3])
+    """
+
+    def __init__(self, *, n_mels, n_outputs, n_frames=None, **crnn_params):
+        super().__init__()
+        if "pooling" in crnn_params:
+            raise ValueError(
+                "FrameCRNN has one output per frame, so it takes no pooling parameter; got "
+                f"pooling={crnn_params['pooling']!r}. Remove module__pooling."
+            )
+        self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames, **crnn_params)
+
+    def forward(self, X):
+        """Per-frame logits.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (batch, n_frames, n_outputs)
+        """
+        n_frames = X.shape[-1]
+        out = self.crnn.head(self.crnn.dropout(self.crnn.sequence(X)))  # (batch, T', C)
+        if out.shape[1] != n_frames:
+            out = F.interpolate(out.transpose(1, 2), size=n_frames, mode="nearest")
+            out = out.transpose(1, 2)
+        return out

@@ -7,6 +7,8 @@ from numbers import Number
 
 import numpy as np
 
+from .events import check_event_lists
+
 _SKIP_KEYS = ("epoch", "dur", "batches")
 
 
@@ -253,13 +255,9 @@ def plot_events(S, events_pred, events_ref=None, *, sr, hop_length, ax=None):
     ['cat', 'dog']
     """
     plt = _pyplot()
-    events_ref = [] if events_ref is None else list(events_ref)
-    events_pred = list(events_pred)
-    for name, events in (("events_pred", events_pred), ("events_ref", events_ref)):
-        for event in events:
-            if len(event) != 3 or not float(event[1]) > float(event[0]):
-                raise ValueError(f"{name} holds {event!r}; events must be (onset, offset, "
-                                 "label) with onset < offset, in seconds.")
+    events_pred = check_event_lists([events_pred], name="events_pred")[0]
+    events_ref = [] if events_ref is None else check_event_lists([events_ref],
+                                                                  name="events_ref")[0]
     ax = plot_spectrogram(S, sr=sr, hop_length=hop_length, ax=ax, colorbar=False)
     labels = sorted({e[2] for e in events_pred + events_ref}, key=str)
     lanes = ax.twinx()

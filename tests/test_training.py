@@ -319,31 +319,43 @@ def test_compile(data):
 
 # -- parameters: checks, clone, search ----------------------------------------------------------
 @pytest.mark.parametrize(
-    "params, match",
+    "params, error, match",
     [
-        (dict(early_stopping=True), r"early_stopping=True needs.*set validation_fraction"),
-        (dict(validation_fraction=0.2, train_split=ValidSplit(5)), "pass only one"),
-        (dict(validation_fraction=1.5), "validation_fraction must be a float in"),
-        (dict(validation_fraction=0.5, early_stopping="yes"), "early_stopping must be"),
-        (dict(patience=0), "patience must be an int >= 1"),
-        (dict(monitor="valid_f1"), "monitor must be one of"),
-        (dict(freq_mask=-1), "freq_mask must be an int >= 0"),
-        (dict(freq_mask=8), "freq_mask=8 is not smaller than the 8 mel bands"),
-        (dict(time_shift=12), "time_shift=12 is not smaller than the 12 frames"),
-        (dict(n_time_masks=1.5), "n_time_masks must be an int"),
-        (dict(mixup=-0.1), "mixup must be a finite float >= 0"),
-        (dict(lr_schedule="step"), "lr_schedule must be one of"),
-        (dict(weight_decay=-1.0), "weight_decay must be"),
-        (dict(weight_decay=0.1, optimizer__weight_decay=0.2), "pass only weight_decay"),
-        (dict(precision="64"), "precision must be one of"),
-        (dict(class_weight="inverse"), "class_weight must be None, 'balanced' or a dict"),
-        (dict(validation_fraction=0.02), "cannot be stratified"),
+        (dict(early_stopping=True), ValueError, r"early_stopping=True needs.*validation_fraction"),
+        (dict(validation_fraction=0.2, train_split=ValidSplit(5)), ValueError, "pass only one"),
+        (dict(validation_fraction=1.5), ValueError,
+         r"validation_fraction must be a finite number in \[0, 1\) or None; got 1.5"),
+        (dict(validation_fraction=0.5, early_stopping="yes"), TypeError,
+         "early_stopping must be True or False; got 'yes' of type str"),
+        (dict(patience=0), ValueError, "patience must be an int >= 1; got 0"),
+        (dict(monitor="valid_f1"), ValueError, "monitor must be one of"),
+        (dict(freq_mask=-1), ValueError, "freq_mask must be an int >= 0"),
+        (dict(freq_mask=8), ValueError, "freq_mask=8 is not smaller than the 8 mel bands"),
+        (dict(time_shift=12), ValueError, "time_shift=12 is not smaller than the 12 frames"),
+        (dict(n_time_masks=1.5), TypeError, "n_time_masks must be an int >= 0; got 1.5 of type"),
+        (dict(mixup=-0.1), ValueError, "mixup must be a finite number >= 0"),
+        (dict(lr_schedule="step"), ValueError, "lr_schedule must be one of"),
+        (dict(weight_decay=-1.0), ValueError, "weight_decay must be"),
+        (dict(weight_decay=0.1, optimizer__weight_decay=0.2), ValueError,
+         "pass only weight_decay"),
+        (dict(precision="64"), ValueError, "precision must be one of"),
+        (dict(class_weight="inverse"), ValueError,
+         "class_weight must be None, 'balanced' or a dict"),
+        (dict(validation_fraction=0.02), ValueError, "cannot be stratified"),
+        (dict(max_epochs=0), ValueError, "max_epochs must be an int >= 1; got 0"),
+        (dict(max_epochs=2.5), TypeError, "max_epochs must be an int >= 1; got 2.5 of type"),
+        (dict(lr=0), ValueError, "lr must be a finite number > 0; got 0"),
+        (dict(lr=float("nan")), ValueError, "lr must be a finite number > 0"),
+        (dict(batch_size=0), ValueError, r"batch_size must be an int >= 1 or one of \[-1\]"),
+        (dict(validation_fraction=0.2, early_stopping=True, patience=1,
+              callbacks__early_stopping__patience=2), ValueError,
+         "callbacks__early_stopping__patience is set by the estimator's patience parameter"),
     ],
 )
-def test_bad_training_params_name_the_parameter(data, params, match):
+def test_bad_training_params_name_the_parameter(data, params, error, match):
     X, y = data
-    with pytest.raises(ValueError, match=match):
-        CRNNClassifier(**TINY, **params).fit(X, y)
+    with pytest.raises(error, match=match):
+        CRNNClassifier(**{**TINY, **params}).fit(X, y)
 
 
 def test_regressor_cannot_monitor_accuracy(data):
