@@ -4,6 +4,7 @@ from .detection import CRNNEventDetector
 from .estimators import CRNNClassifier, CRNNRegressor
 from .io import AudioLoader, load_audio
 from .modules import CRNN
+from .persistence import load, save
 from .transformers import MelSpectrogramTransformer
 
 __version__ = "0.1.0"
@@ -15,6 +16,8 @@ __all__ = [
     "CRNNEventDetector",
     "CRNNRegressor",
     "MelSpectrogramTransformer",
+    "load",
     "load_audio",
+    "save",
     "__version__",
 ]
