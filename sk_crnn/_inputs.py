@@ -1,7 +1,17 @@
 """Private checks of the input data: raw waveforms and spectrograms."""
 
+import collections.abc
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
+
+# Float audio lies in [-1, 1]. Clips whose samples reach beyond twice full scale (+6 dB) are
+# reported: they usually hold integer PCM values stored as floats (int16 up to 32767).
+PEAK_LIMIT = 2.0
+# A 2-D array with this many rows or more and only 1 or 2 columns is one clip with its
+# channels as columns (as soundfile reads files), not that many clips of 1 or 2 samples.
+_CHANNELS_LAST_MIN_ROWS = 1000
 
 
 def _check_clip_dtype(dtype, where):
@@ -36,6 +46,26 @@ def _check_finite(X, first_index=0):
         )
 
 
+def _warn_loud_clips(peaks):
+    """Warn, naming the first clip, when clips reach beyond ``PEAK_LIMIT``."""
+    loud = np.flatnonzero(peaks > PEAK_LIMIT)
+    if loud.size == 0:
+        return
+    first = int(loud[0])
+    more = f" (and {loud.size - 1} more clips)" if loud.size > 1 else ""
+    warnings.warn(
+        f"Clip {first}{more} has samples up to {peaks[first]:.6g}, far outside the [-1, 1] "
+        f"range of float audio; its log-mel features are shifted by "
+        f"{20 * np.log10(peaks[first]):.0f} dB. Integer PCM stored as floats? Divide it by "
+        "32768 (int16) or 2**31 (int32).",
+        UserWarning, stacklevel=4)
+
+
+def _peaks(X):
+    """Largest absolute sample of each row of a 2-D array, without a full-size temporary."""
+    return np.maximum(X.max(axis=-1), -X.min(axis=-1))
+
+
 def check_waveforms(X):
     """Validate raw audio and return it as a 2-D float array or a list of 1-D float arrays.
 
@@ -50,7 +80,19 @@ def check_waveforms(X):
     waveforms : ndarray of shape (n_clips, n_samples) or list of ndarray
         Float32 (or float64) samples: an array for array input, a list of 1-D arrays for a
         list, tuple or object array (not stacked, so the audio is not copied).
+
+    Warns
+    -----
+    UserWarning
+        When a clip's samples reach beyond +-2 (``PEAK_LIMIT``, twice full scale), naming the
+        first such clip.
     """
+    if isinstance(X, collections.abc.Iterator):
+        raise TypeError(
+            f"X is a {type(X).__name__}, which numpy cannot read as clips (a generator or "
+            "iterator can also be read only once); pass a list of 1-D waveforms, for example "
+            "list(X), or a 2-D float array (n_clips, n_samples)."
+        )
     if sp.issparse(X):
         raise TypeError(
             "Sparse input is not supported: waveforms must be a dense array; use X.toarray()."
@@ -104,6 +146,7 @@ def check_waveforms(X):
             if not np.isfinite(c).all():
                 _check_finite(c[np.newaxis], first_index=i)
             clips.append(c)
+        _warn_loud_clips(np.array([_peaks(c) for c in clips]))
         # Kept as a list even when the lengths agree: stacking would copy all the audio, and
         # the transformer copies one chunk at a time anyway.
         return clips
@@ -116,6 +159,11 @@ def check_waveforms(X):
                 "or a list of 1-D float arrays."
             ) from exc
         if arr.dtype == object:
+            if arr.ndim == 0:
+                raise TypeError(
+                    f"X is a {type(X).__name__}, which numpy cannot read as clips; pass a list "
+                    "of 1-D waveforms or a 2-D float array (n_clips, n_samples)."
+                )
             return check_waveforms(arr)
 
     if arr.ndim == 0:
@@ -148,7 +196,18 @@ def check_waveforms(X):
             f"The clips are empty: got 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
             "required; pass non-empty waveforms."
         )
+    if arr.shape[1] <= 2 and arr.shape[0] >= _CHANNELS_LAST_MIN_ROWS:
+        n, c = arr.shape
+        what = ("one stereo clip with its channels as columns (as soundfile reads files)"
+                if c == 2 else "one mono clip stored as a column")
+        fix = ("down-mix it to one clip with X.mean(axis=1)[np.newaxis, :]" if c == 2
+               else "pass X.T (shape (1, n_samples))")
+        raise ValueError(
+            f"Got X of shape {arr.shape}: {n} clips of {c} sample{'s' if c > 1 else ''} each, "
+            f"which looks like {what}. Waveforms are rows (n_clips, n_samples): {fix}."
+        )
     _check_finite(arr)
+    _warn_loud_clips(_peaks(arr))
     return arr
 
 

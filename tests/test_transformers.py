@@ -1,6 +1,7 @@
 """Tests of MelSpectrogramTransformer: librosa parity, shapes, persistence and bad input."""
 
 import pickle
+import warnings
 from pathlib import Path
 
 import joblib
@@ -304,3 +305,44 @@ def test_long_clip_is_computed_in_blocks_exactly(pad_mode, center):
     ours = MelSpectrogramTransformer(**params).fit_transform(X)
     assert ours.shape[-1] > 512
     assert np.abs(ours - librosa_reference(X, **params)).max() <= TOL_DB
+
+
+# -- waveform checks: input that used to be silently wrong --------------------------------------
+@pytest.mark.parametrize("shape, message", [
+    ((8000, 2), r"8000 clips of 2 samples each, which looks like one stereo clip.*"
+                r"X.mean\(axis=1\)\[np.newaxis, :\]"),
+    ((8000, 1), r"8000 clips of 1 sample each, which looks like one mono clip.*X.T"),
+])
+def test_a_channels_last_clip_is_not_taken_for_many_clips(shape, message):
+    X = np.zeros(shape, dtype=np.float32)
+    with pytest.raises(ValueError, match=message):
+        MelSpectrogramTransformer(sr=8000, n_fft=256).fit(X)
+    # a few rows of 2 samples (scikit-learn's tabular checks) stay accepted
+    MelSpectrogramTransformer(sr=8000, n_fft=16, hop_length=8, n_mels=4).fit(np.zeros((300, 2)))
+
+
+def test_float_audio_far_outside_full_scale_warns_naming_the_clip():
+    rng = np.random.default_rng(0)
+    X = (0.1 * rng.standard_normal((4, 2000))).astype(np.float32)
+    X[2] *= 32767  # int16 values stored as floats
+    mel = MelSpectrogramTransformer(sr=8000, n_fft=256, n_mels=16)
+    with pytest.warns(UserWarning, match=r"Clip 2 has samples up to .*far outside the \[-1, 1\]"
+                                         r".*shifted by \d+ dB.*Divide it by 32768"):
+        mel.fit(X)
+    with pytest.warns(UserWarning, match=r"Clip 1 \(and 1 more clips\)"):
+        mel.transform([X[0], X[2], X[1], X[2]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mel.transform(np.clip(X * 1.9, -1.9, 1.9))  # up to twice full scale is accepted
+
+
+@pytest.mark.parametrize("X", [
+    (np.zeros(2000) for _ in range(3)),
+    iter([np.zeros(2000)]),
+    map(np.zeros, [2000, 2000]),
+], ids=["generator", "iterator", "map"])
+def test_generators_are_refused_with_a_hint_to_pass_a_list(X):
+    with pytest.raises(TypeError, match=r"X is a \w+.*pass a list of 1-D waveforms.*list\(X\)"):
+        MelSpectrogramTransformer(sr=8000, n_fft=256).fit(X)
+    with pytest.raises(TypeError, match="X is a set.*pass a list of 1-D waveforms"):
+        MelSpectrogramTransformer(sr=8000, n_fft=256).fit({1.0, 2.0})
