@@ -9,38 +9,31 @@ its ``predict``/``score``.
 
 import contextlib
 import inspect
-import math
 
 import numpy as np
 import torch
 from sklearn.utils import check_consistent_length
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
-from skorch.callbacks import ProgressBar
 from skorch.dataset import ValidSplit, unpack_data
 from skorch.exceptions import NotInitializedError
 from skorch.utils import is_dataset, to_tensor
 
+from . import _embedding
 from ._inputs import check_spectrograms
 from ._parallel import worker_thread_limit
 from ._training import (
-    LR_SCHEDULES,
-    OWNED_CALLBACK_ARGS,
-    PRECISIONS,
+    NET_PARAMETERS,
+    add_training_callbacks,
+    check_augment_sizes,
+    check_finite_loss,
+    check_relations,
     check_validation_split,
     draw_seed,
     scaled_train_step,
-    training_callbacks,
+    seeded,
 )
-from ._validation import (
-    BOOL,
-    Interval,
-    Options,
-    Rule,
-    check_device,
-    seed_from_random_state,
-    validate_params,
-)
+from ._validation import seed_from_random_state, validate_params
 from .augment import BatchAugment
 
 #: skorch >= 1.4 routes fit parameters by the public method that was called (fit or
@@ -70,15 +63,6 @@ def _required_kwargs(factory):
             and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
-def _check_random_state(value, name):
-    seed_from_random_state(value)  # raises a ValueError naming the accepted kinds
-
-
-def _check_device(value, name):
-    if value is not None:
-        check_device(value, name)
-
-
 def _has_embeddings(est):
     return est._embeds
 
@@ -92,30 +76,9 @@ class SpectrogramNet(NeuralNet):
     and implement ``_check_targets`` and ``predict``.
     """
 
-    #: One declarative table of the parameters checked in fit: name -> rules (alternatives;
-    #: None allows None), or (rules, hint). Cross-parameter rules are in _check_relations.
-    _parameter_constraints = {
-        "lr": Interval("real", 0, closed="neither"),
-        "max_epochs": (Interval("int", 1), "Train for at least one epoch."),
-        "batch_size": [Interval("int", 1), Options(-1)],
-        "verbose": Interval("int", 0),
-        "progress_bar": BOOL,
-        "random_state": Rule(_check_random_state),
-        "device": Rule(_check_device),
-        "validation_fraction": [Interval("real", 0, 1, closed="left"), None],
-        "early_stopping": BOOL,
-        "patience": Interval("int", 1),
-        "freq_mask": Interval("int", 0),
-        "time_mask": Interval("int", 0),
-        "n_freq_masks": Interval("int", 0),
-        "n_time_masks": Interval("int", 0),
-        "time_shift": Interval("int", 0),
-        "mixup": Interval("real", 0),
-        "lr_schedule": Options(*LR_SCHEDULES),
-        "weight_decay": Interval("real", 0),
-        "precision": Options(*PRECISIONS),
-        "compile": BOOL,
-    }
+    #: The parameters checked in fit (a declarative table, see _validation.check_param);
+    #: subclasses extend it. Cross-parameter rules: _training.check_relations.
+    _parameter_constraints = NET_PARAMETERS
     _monitors = {"valid_loss": True}  # name -> lower is better
     _target_time_axis = None
     _embeds = True
@@ -156,43 +119,11 @@ class SpectrogramNet(NeuralNet):
         """Check the parameter table and the cross-parameter rules; return the device."""
         validate_params(self, self._parameter_constraints)
         device = torch.device("cpu" if self.device is None else self.device)
-        self._check_relations(device)
+        check_relations(self, device)
         return device
 
     def _has_validation(self):
         return bool(self.validation_fraction) or self.train_split is not None
-
-    def _check_relations(self, device):
-        name = type(self).__name__
-        if self.validation_fraction and self.train_split is not None:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction!r} and train_split="
-                f"{self.train_split!r} both ask for a validation split; pass only one (set "
-                f"train_split=None to let {name} split off validation_fraction of the fit data)."
-            )
-        if self.monitor not in self._monitors:
-            raise ValueError(f"monitor must be one of {sorted(self._monitors)} for {name}; got "
-                             f"{self.monitor!r}.")
-        if self.early_stopping and not self._has_validation():
-            raise ValueError("early_stopping=True needs validation data to monitor; set "
-                             "validation_fraction (for example validation_fraction=0.1).")
-        if self.weight_decay and "optimizer__weight_decay" in vars(self):
-            raise ValueError(f"weight_decay={self.weight_decay!r} and optimizer__weight_decay="
-                             f"{self.optimizer__weight_decay!r} are both set; pass only "
-                             "weight_decay.")
-        if self.precision == "16-mixed" and device.type != "cuda":
-            raise ValueError(
-                f"precision='16-mixed' needs device='cuda' (got device={self.device!r}); on CPU "
-                "use precision='32', or precision='bf16' on a CPU with bfloat16 support.")
-
-    def _check_augment_sizes(self, n_mels, n_frames):
-        for param, size, what in (("freq_mask", n_mels, "mel bands"),
-                                  ("time_mask", n_frames, "frames"),
-                                  ("time_shift", n_frames, "frames")):
-            value = getattr(self, param)
-            if value >= size:
-                raise ValueError(f"{param}={value} is not smaller than the {size} {what} of X; "
-                                 f"pass {param} < {size} (0 turns it off).")
 
     # -- input checks -------------------------------------------------------------------------
     def _check_X(self, X):
@@ -228,7 +159,7 @@ class SpectrogramNet(NeuralNet):
         check_consistent_length(X, y)
         if not reset:
             self._check_shape(X)
-        self._check_augment_sizes(*X.shape[-2:])
+        check_augment_sizes(self, *X.shape[-2:])
         y, fitted = self._check_targets(y, X, reset=reset, classes=classes)
         if reset:  # set fitted attributes only once X and y are both valid
             self.n_mels_in_, self.n_frames_in_ = (int(s) for s in X.shape[-2:])
@@ -332,21 +263,10 @@ class SpectrogramNet(NeuralNet):
 
     @contextlib.contextmanager
     def _fitting(self, device):
-        """Seed torch from ``random_state`` (restoring the caller's RNG state afterwards) and
-        hold the per-call training state, dropped when the call ends."""
-        seed = seed_from_random_state(self.random_state)
+        """Seeded from ``random_state``; holds the per-call training state, dropped after."""
         self._fit_device = device
         try:
-            if seed is None:
-                yield
-                return
-            cuda = [device.index if device.index is not None else torch.cuda.current_device()
-                    ] if device.type == "cuda" else []
-            with torch.random.fork_rng(devices=cuda):
-                torch.random.default_generator.manual_seed(seed)
-                if cuda:
-                    with torch.cuda.device(cuda[0]):
-                        torch.cuda.manual_seed(seed)
+            with seeded(seed_from_random_state(self.random_state), device):
                 yield
         finally:
             for attr in ("_fit_device", "_augment", "_grad_scaler"):
@@ -398,28 +318,8 @@ class SpectrogramNet(NeuralNet):
         """skorch's callbacks, with those of ``lr_schedule`` (before the log),
         ``progress_bar`` and ``early_stopping`` (last) built from the parameters."""
         super().initialize_callbacks()
-        if self.callbacks == "disable":
-            return self
-        schedulers, stoppers = training_callbacks(self, validation=self._has_validation())
-        progress = [("progress_bar", ProgressBar())] if self.progress_bar is True else []
-        taken = {name for name, _ in self.callbacks_}
-        for name, callback in schedulers + progress + stoppers:
-            if name in taken:
-                raise ValueError(f"callbacks holds a callback named {name!r}, which "
-                                 f"{type(self).__name__} builds from its parameters; rename "
-                                 "yours or turn the parameter off.")
-            params = self.get_params_for("callbacks__" + name)
-            owned = {k: v for k, v in OWNED_CALLBACK_ARGS.get(name, {}).items() if k in params}
-            if owned:
-                arg, param = next(iter(owned.items()))
-                raise ValueError(f"callbacks__{name}__{arg} is set by the estimator's {param} "
-                                 f"parameter; set {param} instead.")
-            callback.set_params(**params)
-            callback.initialize()
-        at = next((i for i, (n, _) in enumerate(self.callbacks_) if n == "print_log"),
-                  len(self.callbacks_))
-        self.callbacks_[at:at] = schedulers
-        self.callbacks_ += progress + stoppers
+        if self.callbacks != "disable":
+            add_training_callbacks(self)
         return self
 
     def initialize_module(self):
@@ -509,18 +409,14 @@ class SpectrogramNet(NeuralNet):
             step = scaled_train_step(self, scaler, batch, **fit_params)
         else:
             step = super().train_step(batch, **fit_params)
-        loss = step["loss"].item()
-        if not math.isfinite(loss):
-            epoch = len(self.history)
-            n_batch = len(self.history[-1]["batches"]) if epoch else 0
-            self.training_failed_ = f"its training loss became {loss} at epoch {epoch}"
-            raise FloatingPointError(
-                f"Training loss became {loss} at epoch {epoch}, batch {n_batch}; lower lr "
-                f"(currently {self.lr}) or check the input scaling (for example standardise "
-                "the spectrograms) and the targets.")
-        return step
+        return check_finite_loss(self, step)
 
     # -- prediction ---------------------------------------------------------------------------
+    embed = _embedding.embed
+    transform = available_if(_has_embeddings)(_embedding.transform)
+    fit_transform = available_if(_has_embeddings)(_embedding.fit_transform)
+    get_feature_names_out = available_if(_has_embeddings)(_embedding.get_feature_names_out)
+
     def check_is_fitted(self, attributes=None, *args, **kwargs):
         """skorch's check, and a clear error after a training whose loss became NaN/inf."""
         failed = getattr(self, "training_failed_", None)
@@ -542,82 +438,6 @@ class SpectrogramNet(NeuralNet):
         if self.predict_nonlinearity == "auto" and self._sigmoid_outputs():
             return torch.sigmoid
         return super()._get_predict_nonlinearity()
-
-    def embed(self, X):
-        """Pooled embeddings of the fitted module (before its output layer).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-            Spectrograms of the fitted shape.
-
-        Returns
-        -------
-        embeddings : ndarray of shape (n_clips, embedding_dim)
-            Deterministic: computed in evaluation mode, without augmentation.
-        """
-        X = self._check_predict_X(X)
-        if not hasattr(self.module_, "embed"):
-            raise AttributeError(f"The module {type(self.module_).__name__} has no embed method.")
-        self._set_training(False)
-        with torch.no_grad():
-            out = [self.module_.embed(to_tensor(Xi, device=self.device)).cpu().numpy()
-                   for Xi, _ in self.get_iterator(self.get_dataset(X), training=False)]
-        return np.concatenate(out)
-
-    @available_if(_has_embeddings)
-    def transform(self, X):
-        """Pooled recurrent embeddings of the fitted network (see :meth:`embed`).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-            Spectrograms of the fitted shape.
-
-        Returns
-        -------
-        embeddings : ndarray of shape (n_clips, embedding_dim)
-        """
-        return self.embed(X)
-
-    @available_if(_has_embeddings)
-    def fit_transform(self, X, y, **fit_params):
-        """Fit on ``X`` and ``y``, then return the embeddings of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-            Spectrograms.
-        y : array-like
-            Targets.
-        **fit_params : dict
-            Passed to ``fit``.
-
-        Returns
-        -------
-        embeddings : ndarray of shape (n_clips, embedding_dim)
-        """
-        return self.fit(X, y, **fit_params).transform(X)
-
-    @available_if(_has_embeddings)
-    def get_feature_names_out(self, input_features=None):
-        """Names of the embedding columns: ``crnn_emb0``, ``crnn_emb1``, ...
-
-        Parameters
-        ----------
-        input_features : None
-            Ignored; the names do not depend on the input.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects, shape (embedding_dim,)
-        """
-        self.check_is_fitted()
-        dim = getattr(self.module_, "embedding_dim", None)
-        if dim is None:
-            raise AttributeError(
-                f"The module {type(self.module_).__name__} has no embedding_dim attribute.")
-        return np.asarray([f"crnn_emb{i}" for i in range(dim)], dtype=object)
 
     def __sklearn_tags__(self):
         from sklearn.utils import TransformerTags

@@ -3,15 +3,110 @@ size check, the learning-rate schedule and early-stopping callbacks, and the flo
 gradient-scaled training step.
 """
 
+import contextlib
+import math
+
 import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_class_weight
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.utils import TeeGenerator
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau
 
+from ._validation import BOOL, Interval, Options, Rule, check_device, seed_from_random_state
+
 LR_SCHEDULES = (None, "cosine", "onecycle", "plateau")
 PRECISIONS = ("32", "bf16", "16-mixed")
+
+
+def _check_random_state(value, name):
+    seed_from_random_state(value)  # raises a ValueError naming the accepted kinds
+
+
+def _check_device(value, name):
+    if value is not None:
+        check_device(value, name)
+
+
+#: The parameters every CRNN estimator checks in fit: name -> rules (alternatives; None
+#: allows None), or (rules, hint); see _validation.check_param.
+NET_PARAMETERS = {
+    "lr": Interval("real", 0, closed="neither"),
+    "max_epochs": (Interval("int", 1), "Train for at least one epoch."),
+    "batch_size": [Interval("int", 1), Options(-1)],
+    "verbose": Interval("int", 0),
+    "progress_bar": BOOL,
+    "random_state": Rule(_check_random_state),
+    "device": Rule(_check_device),
+    "validation_fraction": [Interval("real", 0, 1, closed="left"), None],
+    "early_stopping": BOOL,
+    "patience": Interval("int", 1),
+    "freq_mask": Interval("int", 0),
+    "time_mask": Interval("int", 0),
+    "n_freq_masks": Interval("int", 0),
+    "n_time_masks": Interval("int", 0),
+    "time_shift": Interval("int", 0),
+    "mixup": Interval("real", 0),
+    "lr_schedule": Options(*LR_SCHEDULES),
+    "weight_decay": Interval("real", 0),
+    "precision": Options(*PRECISIONS),
+    "compile": BOOL,
+}
+
+
+# -- cross-parameter rules ----------------------------------------------------------------------
+def check_relations(self, device):
+    """The cross-parameter rules of a CRNN estimator ``self``; ``device`` is resolved."""
+    name = type(self).__name__
+    if self.validation_fraction and self.train_split is not None:
+        raise ValueError(
+            f"validation_fraction={self.validation_fraction!r} and train_split="
+            f"{self.train_split!r} both ask for a validation split; pass only one (set "
+            f"train_split=None to let {name} split off validation_fraction of the fit data)."
+        )
+    if self.monitor not in self._monitors:
+        raise ValueError(f"monitor must be one of {sorted(self._monitors)} for {name}; got "
+                         f"{self.monitor!r}.")
+    if self.early_stopping and not self._has_validation():
+        raise ValueError("early_stopping=True needs validation data to monitor; set "
+                         "validation_fraction (for example validation_fraction=0.1).")
+    if self.weight_decay and "optimizer__weight_decay" in vars(self):
+        raise ValueError(f"weight_decay={self.weight_decay!r} and optimizer__weight_decay="
+                         f"{self.optimizer__weight_decay!r} are both set; pass only "
+                         "weight_decay.")
+    if self.precision == "16-mixed" and device.type != "cuda":
+        raise ValueError(
+            f"precision='16-mixed' needs device='cuda' (got device={self.device!r}); on CPU "
+            "use precision='32', or precision='bf16' on a CPU with bfloat16 support.")
+
+def check_augment_sizes(self, n_mels, n_frames):
+    """Check the augmentation widths against the spectrogram shape seen in fit."""
+    for param, size, what in (("freq_mask", n_mels, "mel bands"),
+                              ("time_mask", n_frames, "frames"),
+                              ("time_shift", n_frames, "frames")):
+        value = getattr(self, param)
+        if value >= size:
+            raise ValueError(f"{param}={value} is not smaller than the {size} {what} of X; "
+                             f"pass {param} < {size} (0 turns it off).")
+
+
+@contextlib.contextmanager
+def seeded(seed, device):
+    """Seed torch's CPU (and ``device``'s CUDA) RNG with ``seed`` for the block, restoring
+    the caller's RNG state afterwards; ``seed=None`` leaves the RNG alone."""
+    if seed is None:
+        yield
+        return
+    cuda = ([device.index if device.index is not None else torch.cuda.current_device()]
+            if device.type == "cuda" else [])
+    with torch.random.fork_rng(devices=cuda):
+        torch.random.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(cuda[0]):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
 
 
 # -- class weights ------------------------------------------------------------------------------
@@ -155,6 +250,48 @@ def training_callbacks(est, *, validation):
                                 lower_is_better=est._monitors[est.monitor], load_best=True)
         stoppers.append(("early_stopping", stopper))
     return schedulers, stoppers
+
+
+def add_training_callbacks(self):
+    """Add the callbacks of ``lr_schedule``, ``progress_bar`` and ``early_stopping`` to the
+    initialized ``callbacks_`` of net ``self``; ``callbacks__<name>__<arg>`` parameters apply
+    to them, except those an estimator parameter sets (an error names it)."""
+    schedulers, stoppers = training_callbacks(self, validation=self._has_validation())
+    progress = [("progress_bar", ProgressBar())] if self.progress_bar is True else []
+    taken = {name for name, _ in self.callbacks_}
+    for name, callback in schedulers + progress + stoppers:
+        if name in taken:
+            raise ValueError(f"callbacks holds a callback named {name!r}, which "
+                             f"{type(self).__name__} builds from its parameters; rename "
+                             "yours or turn the parameter off.")
+        params = self.get_params_for("callbacks__" + name)
+        owned = {k: v for k, v in OWNED_CALLBACK_ARGS.get(name, {}).items() if k in params}
+        if owned:
+            arg, param = next(iter(owned.items()))
+            raise ValueError(f"callbacks__{name}__{arg} is set by the estimator's {param} "
+                             f"parameter; set {param} instead.")
+        callback.set_params(**params)
+        callback.initialize()
+    at = next((i for i, (n, _) in enumerate(self.callbacks_) if n == "print_log"),
+              len(self.callbacks_))
+    self.callbacks_[at:at] = schedulers
+    self.callbacks_ += progress + stoppers
+
+
+def check_finite_loss(self, step):
+    """Return the step of net ``self``, or stop training with a clear error when its loss is
+    not finite: the weights are not usable after that step, so the net records why in
+    ``training_failed_`` and refuses to predict."""
+    loss = step["loss"].item()
+    if not math.isfinite(loss):
+        epoch = len(self.history)
+        n_batch = len(self.history[-1]["batches"]) if epoch else 0
+        self.training_failed_ = f"its training loss became {loss} at epoch {epoch}"
+        raise FloatingPointError(
+            f"Training loss became {loss} at epoch {epoch}, batch {n_batch}; lower lr "
+            f"(currently {self.lr}) or check the input scaling (for example standardise "
+            "the spectrograms) and the targets.")
+    return step
 
 
 # -- the float16 training step ------------------------------------------------------------------

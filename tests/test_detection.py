@@ -16,9 +16,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sk_crnn import CRNNEventDetector, MelSpectrogramTransformer
 from sk_crnn.datasets import make_sound_scenes
 from sk_crnn.events import events_to_frames, frames_to_events
-from sk_crnn.modules import FrameCRNN
 from sk_crnn.io import AudioLoader
 from sk_crnn.metrics import event_f1, segment_f1
+from sk_crnn.modules import FrameCRNN
 
 SR, HOP = 8000, 128
 FRAME_RATE = SR / HOP  # 62.5 frames per second
@@ -297,3 +297,67 @@ def test_pos_weight_balanced_and_explicit():
     assert CRNNEventDetector(pos_weight=3.0, **small).fit(X, y).pos_weight_.tolist() == [3, 3]
     with pytest.raises(ValueError, match="pos_weight must be .*positive"):
         CRNNEventDetector(pos_weight=[1.0, -2.0], **small).fit(X, y)
+
+
+# -- augmentation with frame targets, and learning -------------------------------------------
+AUGMENT = dict(freq_mask=3, time_mask=8, time_shift=10, mixup=0.3)
+
+
+def test_detector_takes_the_augmentation_options_inactive_at_predict(features, scenes):
+    det = CRNNEventDetector(frame_rate=FRAME_RATE, **AUGMENT, **TINY).fit(features, scenes[1])
+    again = CRNNEventDetector(frame_rate=FRAME_RATE, **AUGMENT, **TINY).fit(features, scenes[1])
+    plain = CRNNEventDetector(frame_rate=FRAME_RATE, **TINY).fit(features, scenes[1])
+    proba = det.predict_proba(features)
+    np.testing.assert_array_equal(proba, det.predict_proba(features))  # no augmentation
+    np.testing.assert_array_equal(proba, again.predict_proba(features))  # seeded
+    assert not np.allclose(proba, plain.predict_proba(features))  # training was augmented
+    # Switching the options off after fit changes nothing at predict time.
+    det.set_params(freq_mask=0, time_mask=0, time_shift=0, mixup=0.0)
+    np.testing.assert_array_equal(proba, det.predict_proba(features))
+    with pytest.raises(ValueError, match="time_shift=200 is not smaller than the"):
+        CRNNEventDetector(frame_rate=FRAME_RATE, time_shift=200, **TINY).fit(features,
+                                                                              scenes[1])
+
+
+def test_time_shift_and_mixup_move_the_frame_targets_with_the_clips(features, scenes):
+    """The targets the loss sees are the frame targets shifted (and mixed) like X."""
+    seen = []
+
+    class Spy(CRNNEventDetector):
+        def get_loss(self, y_pred, y_true, X=None, training=False):
+            if training:
+                seen.append((X.detach().clone(), y_true.detach().clone()))
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    # A "spectrogram" whose every band holds the frame index, and one event: after a circular
+    # shift the active target frame is where X holds the event's original frame index.
+    n, n_frames = 8, 40
+    X = np.tile(np.arange(n_frames, dtype=np.float32), (n, 16, 1))
+    Y = np.zeros((n, n_frames, 1), dtype=np.float32)
+    Y[:, 5, 0] = 1
+    Spy(time_shift=10, max_epochs=1, batch_size=8, module__conv_channels=(4,),
+        module__rnn_hidden=4, random_state=0).fit(X, Y)
+    Xb, Yb = seen[0]
+    assert not torch.equal(Xb[:, 0], torch.as_tensor(X[:, 0]))  # X was shifted
+    active = Yb[:, :, 0].argmax(dim=1)
+    assert torch.equal(Xb[torch.arange(n), 0, active], torch.full((n,), 5.0))
+    seen.clear()
+    Spy(mixup=0.5, max_epochs=1, batch_size=8, module__conv_channels=(4,), module__rnn_hidden=4,
+        random_state=0).fit(X, np.concatenate([Y, 1 - Y], axis=2))
+    _, Yb = seen[0]
+    assert ((Yb > 0) & (Yb < 1)).any()  # frame targets mixed like the clips
+
+
+def test_detector_learns_where_events_are():
+    X, events = make_sound_scenes(48, duration=1.5, sr=SR, n_classes=2, random_state=1)
+    pipe = make_pipeline(mel(), CRNNEventDetector(
+        frame_rate=FRAME_RATE, max_epochs=10, lr=3e-3, batch_size=8, module__conv_channels=(8,),
+        module__rnn_hidden=16, random_state=0))
+    pipe.fit(X[:38], events[:38])
+    pred, true = pipe.predict(X[38:]), events[38:]
+    # Chance level: every class active over every whole clip (0.57 segment F1 at 100 ms,
+    # event F1 0); the detector measured 0.77 and 0.43 here.
+    always = [[(0.0, 1.5, label) for label in pipe[-1].classes_] for _ in true]
+    assert segment_f1(true, pred, time_resolution=0.1) > segment_f1(
+        true, always, time_resolution=0.1) + 0.1
+    assert event_f1(true, pred) > event_f1(true, always) + 0.25

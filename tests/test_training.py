@@ -4,12 +4,12 @@ class weights, learning-rate schedules, weight decay, precision, embeddings."""
 import numpy as np
 import pytest
 import torch
+from helpers import InterruptAt
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.class_weight import compute_class_weight
-from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
 from sk_crnn import CRNNClassifier, CRNNRegressor, MelSpectrogramTransformer
@@ -91,12 +91,35 @@ def test_deterministic_under_random_state_with_every_augmentation(data, Estimato
     assert not np.allclose(fits[0].transform(X), other.transform(X))
 
 
+def _training_targets(Estimator, X, y, **params):
+    """Fit, recording the targets each training loss saw; return the fit and the targets."""
+    seen = []
+
+    class Spy(Estimator):
+        def get_loss(self, y_pred, y_true, X=None, training=False):
+            if training:
+                seen.append(y_true.detach().clone())
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    return Spy(**TINY, **params).fit(X, y), torch.cat(seen).numpy()
+
+
 def test_mixup_mixes_multilabel_and_regression_targets(data):
     X, _ = data
     Y = (np.random.RandomState(1).rand(len(X), 3) > 0.5).astype(int)
-    assert CRNNClassifier(**TINY, mixup=0.4).fit(X, Y).predict(X).shape == Y.shape
-    y2 = np.c_[X.mean(axis=(1, 2)), X.std(axis=(1, 2))]
-    assert CRNNRegressor(**TINY, mixup=0.4).fit(X, y2).predict(X).shape == y2.shape
+    clf, seen = _training_targets(CRNNClassifier, X, Y, mixup=0.4)
+    assert clf.predict(X).shape == Y.shape
+    assert ((seen > 0) & (seen < 1)).any()  # indicator targets mixed, not 0/1 any more
+    _, plain = _training_targets(CRNNClassifier, X, Y)
+    assert set(np.unique(plain)) == {0.0, 1.0}
+    y2 = np.c_[X.mean(axis=(1, 2)), X.std(axis=(1, 2))].astype(np.float32)
+    reg, seen = _training_targets(CRNNRegressor, X, y2, mixup=0.4)
+    assert reg.predict(X).shape == y2.shape
+    # Mixed rows are convex combinations of two training rows, mostly not a row itself.
+    is_row = (np.abs(seen[:, None, :] - y2[None]) < 1e-6).all(axis=2).any(axis=1)
+    assert not is_row.all()
+    assert (seen.min(axis=0) >= y2.min(axis=0) - 1e-6).all()
+    assert (seen.max(axis=0) <= y2.max(axis=0) + 1e-6).all()
 
 
 # -- validation split and early stopping --------------------------------------------------------
@@ -158,20 +181,11 @@ def test_monitor_valid_acc_is_higher_is_better(data):
     assert stopper.monitor == "valid_acc" and not stopper.lower_is_better and stopper.load_best
 
 
-class _InterruptAt(Callback):
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.epoch:
-            raise KeyboardInterrupt
-
-
 def test_keyboard_interrupt_with_early_stopping_leaves_a_usable_model(data):
     X, y = data
     clf = CRNNClassifier(
         **{**TINY, "max_epochs": 10},
-        callbacks=[_InterruptAt(3)],
+        callbacks=[InterruptAt(3)],
         validation_fraction=0.25,
         early_stopping=True,
         random_state=0,
@@ -278,7 +292,15 @@ def test_precision(data):
     with pytest.raises(ValueError, match=r"precision='16-mixed' needs device='cuda'"):
         CRNNClassifier(**TINY, precision="16-mixed").fit(X, y)
     clf = CRNNClassifier(**TINY, precision="bf16", random_state=0).fit(X, y)  # CPU autocast
-    assert clf.predict_proba(X).dtype == np.float32
+    dtypes = []
+    clf.module_.conv[0].register_forward_hook(lambda mod, inp, out: dtypes.append(out.dtype))
+    proba = clf.predict_proba(X)
+    assert dtypes and set(dtypes) == {torch.bfloat16}  # the convolutions ran in bfloat16
+    assert proba.dtype == np.float32  # outputs are returned as float32
+    clf.set_params(precision="32")
+    dtypes.clear()
+    clf.predict_proba(X)
+    assert set(dtypes) == {torch.float32}
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
