@@ -33,7 +33,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
 
 from sk_crnn import CRNNClassifier, MelSpectrogramTransformer
-from sk_crnn.cli import mean_std_pool
+from sk_crnn.baselines import mean_std_pool
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SR = 16000

@@ -1,6 +1,8 @@
 """Generated audio datasets that need no download, and a loader for folders of audio files."""
 
 import itertools
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -201,6 +203,43 @@ def make_event_sequences(n_samples=200, *, sr=16000, duration=1.0, n_events=2, n
 
 
 # -- a folder of audio files, one sub-folder per class ----------------------------------------
+def _find_audio_files(folder, suffixes):
+    """Audio files anywhere below ``folder``, sorted by path.
+
+    Links to folders are followed, each real folder is searched once (a link back to a
+    folder already searched, such as a loop, is skipped with a warning), and hidden files
+    and folders (names starting with ``"."``) are ignored, as are broken links (with a
+    warning). The sk-crnn command finds files the same way.
+    """
+    suffixes = {s.lower() for s in suffixes}
+    found, seen = [], {}
+    for dirpath, dirnames, names in os.walk(folder, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            warnings.warn(
+                f"Skipped '{dirpath}': it links to '{seen[key]}', a folder already searched "
+                "(following it again would count its files twice, or loop forever).",
+                UserWarning, stacklevel=3)
+            dirnames[:] = []
+            continue
+        seen[key] = dirpath
+        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        for name in names:
+            path = Path(dirpath, name)
+            if name.startswith(".") or path.suffix.lower() not in suffixes:
+                continue
+            if path.is_file():
+                found.append(path)
+            elif path.is_symlink():
+                warnings.warn(f"Skipped '{path}': a link to a file that does not exist.",
+                              UserWarning, stacklevel=3)
+    return sorted(found)
+
+
 def load_audio_folder(root, *, sr=22050, load=True, extensions=(".wav", ".flac", ".ogg", ".mp3"),
                       n_jobs=None, on_error="raise", shuffle=False, random_state=None):
     """Load a labelled audio data set stored as one sub-folder per class.
@@ -212,9 +251,10 @@ def load_audio_folder(root, *, sr=22050, load=True, extensions=(".wav", ".flac",
             cat/  meow_01.wav  more/meow_02.ogg ...
 
     Class names are the sub-folder names, sorted; ``target[i]`` is the index of the class of
-    ``filenames[i]``. Audio files are searched recursively in each class folder; files are
-    sorted by path, and hidden files and folders (names starting with ``"."``) are ignored,
-    as are files directly under ``root``.
+    ``filenames[i]``. Audio files are searched recursively in each class folder, following
+    links to folders (each real folder once: a link back to a folder already searched is
+    skipped with a warning); files are sorted by path, and hidden files and folders (names
+    starting with ``"."``) are ignored, as are files directly under ``root``.
 
     Parameters
     ----------
@@ -298,11 +338,7 @@ def load_audio_folder(root, *, sr=22050, load=True, extensions=(".wav", ".flac",
                          "sub-folder named after the class (root/<class>/<file>.wav).")
     filenames, target = [], []
     for label, d in enumerate(class_dirs):
-        files = sorted(
-            f for f in d.rglob("*")
-            if f.suffix.lower() in suffixes and f.is_file()
-            and not any(part.startswith(".") for part in f.relative_to(d).parts)
-        )
+        files = _find_audio_files(d, suffixes)
         if not files:
             raise ValueError(f"Class folder '{d}' holds no audio file with a suffix in "
                              f"{sorted(suffixes)}; add files, remove the folder, or pass the "

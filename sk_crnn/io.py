@@ -10,6 +10,7 @@ import soundfile as sf
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ._inputs import PEAK_LIMIT
 from ._validation import check_options, check_scalar
 
 # Suffixes that libsndfile decodes itself; anything else falls back to librosa.load (audioread).
@@ -21,7 +22,7 @@ _PROGRESS_MIN_FILES = 100
 
 
 def load_audio(paths, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=None,
-               on_error="raise", progress=None, return_skipped=False):
+               on_error="raise", progress_bar=None, return_skipped=False):
     """Read audio files into float32 waveforms, resampled to one rate.
 
     Files are decoded with ``soundfile`` (wav, flac, ogg/vorbis, mp3 and the other formats of
@@ -46,9 +47,10 @@ def load_audio(paths, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=
         Files decoded in parallel (threads, through ``joblib.Parallel``); ``None`` means 1,
         ``-1`` all cores.
     on_error : {"raise", "skip"}, default="raise"
-        What to do with a missing, unreadable or empty file: ``"raise"`` a ``ValueError``
-        naming it, or ``"skip"`` it with a warning that names it (see ``return_skipped``).
-    progress : bool or None, default=None
+        What to do with a missing, unreadable or empty file, or one holding NaN or infinite
+        samples: ``"raise"`` a ``ValueError`` naming it, or ``"skip"`` it with a warning that
+        names it (see ``return_skipped``).
+    progress_bar : bool or None, default=None
         Show a tqdm progress bar. ``None`` shows one for 100 files or more when stderr is a
         terminal.
     return_skipped : bool, default=False
@@ -66,8 +68,15 @@ def load_audio(paths, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=
     Raises
     ------
     ValueError
-        With ``on_error="raise"``, for the first file that is missing, cannot be decoded, or
-        holds no samples (after ``offset``); the message names the file.
+        With ``on_error="raise"``, for the first file that is missing, cannot be decoded,
+        holds no samples (after ``offset``) or holds NaN or infinite samples; the message
+        names the file.
+
+    Warns
+    -----
+    UserWarning
+        For a file whose samples reach beyond +-2 (twice full scale): float audio lies in
+        [-1, 1], and such a file probably holds integer PCM values stored as floats.
 
     See Also
     --------
@@ -86,25 +95,32 @@ def load_audio(paths, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=
     paths = _check_paths(paths)
     _check_load_params(sr=sr, offset=offset, duration=duration, n_jobs=n_jobs)
     check_options(on_error, "on_error", ["raise", "skip"])
-    check_options(progress, "progress", [None, True, False])
+    check_options(progress_bar, "progress_bar", [None, True, False])
     skip = on_error == "skip"
-    if progress is None:
-        progress = len(paths) >= _PROGRESS_MIN_FILES and _stderr_is_tty()
+    if progress_bar is None:
+        progress_bar = len(paths) >= _PROGRESS_MIN_FILES and _stderr_is_tty()
 
     jobs = (delayed(_load_checked)(p, sr, mono, offset, duration, skip) for p in paths)
     results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(jobs)
-    if progress:
+    if progress_bar:
         from tqdm.auto import tqdm
 
         results = tqdm(results, total=len(paths), desc="Loading audio", unit="file")
 
     waveforms, skipped = [], []
-    for path, (wave, error) in zip(paths, results):
-        if error is None:
-            waveforms.append(wave)
-        else:
+    for path, (wave, error, peak) in zip(paths, results):
+        if error is not None:
             skipped.append(path)
             warnings.warn(f"Skipped {error}", UserWarning, stacklevel=2)
+            continue
+        if peak > PEAK_LIMIT:
+            warnings.warn(
+                f"Audio file '{path}' has samples up to {peak:.6g}, far outside the [-1, 1] "
+                "range of float audio; its log-mel features are shifted by "
+                f"{20 * np.log10(peak):.0f} dB. It probably holds integer PCM stored as "
+                "floats: divide it by 32768 (int16) or 2**31 (int32).",
+                UserWarning, stacklevel=2)
+        waveforms.append(wave)
     if return_skipped:
         return waveforms, skipped
     return waveforms
@@ -133,7 +149,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         Read at most this many seconds of each file; ``None`` reads to the end.
     n_jobs : int or None, default=None
         Files decoded in parallel threads; ``None`` means 1, ``-1`` all cores.
-    progress : bool or None, default=False
+    progress_bar : bool or None, default=False
         Show a progress bar over the files (on stderr) while ``transform`` reads them; None
         shows one for 100 files or more when stderr is a terminal (as ``load_audio``).
 
@@ -161,19 +177,26 @@ class AudioLoader(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=None,
-                 progress=False):
+                 progress_bar=False):
         self.sr = sr
         self.mono = mono
         self.offset = offset
         self.duration = duration
         self.n_jobs = n_jobs
-        self.progress = progress
+        self.progress_bar = progress_bar
+
+    def __setstate__(self, state):
+        # Pickles of older versions: `progress` (now `progress_bar`), or neither.
+        state = dict(state)
+        progress = state.pop("progress", False)
+        state.setdefault("progress_bar", progress)
+        super().__setstate__(state)
 
     def _validate_params(self):
         _check_load_params(sr=self.sr, offset=self.offset, duration=self.duration,
                            n_jobs=self.n_jobs)
         check_options(self.mono, "mono", [True, False])
-        check_options(getattr(self, "progress", False), "progress", [None, True, False])
+        check_options(self.progress_bar, "progress_bar", [None, True, False])
 
     def fit(self, X=None, y=None):
         """Check the parameters; nothing is learned.
@@ -222,7 +245,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
             )
         return load_audio(list(arr), sr=self.sr, mono=self.mono, offset=self.offset,
                           duration=self.duration, n_jobs=self.n_jobs, on_error="raise",
-                          progress=getattr(self, "progress", False))  # older pickles lack it
+                          progress_bar=self.progress_bar)
 
     def __sklearn_is_fitted__(self):
         return True  # stateless: there is nothing to fit
@@ -279,13 +302,15 @@ def _stderr_is_tty():
 
 
 def _load_checked(path, sr, mono, offset, duration, skip):
-    """Return ``(waveform, None)``, or ``(None, message)`` when ``skip`` and the file fails."""
+    """Return ``(waveform, None, peak)``, or ``(None, message, 0)`` when ``skip`` and the file
+    fails; ``peak`` is the largest absolute sample."""
     try:
-        return _load_one(path, sr, mono, offset, duration), None
+        wave = _load_one(path, sr, mono, offset, duration)
     except _AudioFileError as exc:
         if not skip:
             raise
-        return None, f"audio file '{exc.path}': {exc.reason}."
+        return None, f"audio file '{exc.path}': {exc.reason}.", 0.0
+    return wave, None, float(max(wave.max(), -wave.min()))
 
 
 class _AudioFileError(ValueError):
@@ -319,6 +344,13 @@ def _load_one(path, sr, mono, offset, duration):
         raise _AudioFileError(path, f"it holds no samples{after}",
                               f"Remove it from the list{' or lower offset' if offset else ''}, "
                               "or pass on_error='skip' to leave empty files out.")
+    finite = np.isfinite(wave).all(axis=0)
+    if not finite.all():  # a float wav can hold any value
+        bad = np.flatnonzero(~finite)
+        raise _AudioFileError(path, f"it holds NaN or infinite samples ({bad.size} of "
+                              f"{wave.shape[-1]}, the first at {bad[0] / native_sr:.3f} s)",
+                              "Repair or remove the file, or pass on_error='skip' to leave "
+                              "such files out.")
     if mono:
         wave = wave.mean(axis=0)
     if sr is not None and sr != native_sr:

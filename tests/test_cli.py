@@ -1,13 +1,24 @@
-"""The sk-crnn command line, end to end in subprocesses on a tiny generated folder."""
+"""The sk-crnn command line, end to end in subprocesses on a tiny generated folder, and its
+input checks in process (they run before any training)."""
 
+import hashlib
 import json
+import os
+import pickle
+import signal
 import subprocess
 import sys
+import time
 
+import joblib
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+from skorch.callbacks import Callback
 
+import sk_crnn
+from sk_crnn.cli import Interrupted, _StopOnCtrlC, build_parser, main
 from sk_crnn.datasets import make_tone_clips
 
 SR = 8000
@@ -40,16 +51,38 @@ TRAIN_ARGS = ["--sr", SR, "--n-mels", 16, "--n-fft", 256, "--hop-length", 128, "
 
 @pytest.fixture(scope="module")
 def model_path(data_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("model") / "model.joblib"
+    out = tmp_path_factory.mktemp("model") / "model.skcrnn"
     proc = run("train", data_dir, "--out", out, "--cv", 2, *TRAIN_ARGS)
     assert "2-fold cross-validated accuracy" in proc.stdout
     assert "Saved the model" in proc.stdout
-    assert out.exists()
+    assert sk_crnn.persistence.sniff(out) == "sk-crnn"  # the pickle-free format by default
     return out
 
 
+@pytest.fixture(scope="module")
+def model_files(model_path, tmp_path_factory):
+    """Broken and risky variants of the model file."""
+    folder = tmp_path_factory.mktemp("variants")
+    data = model_path.read_bytes()
+    flipped = bytearray(data)
+    middle = len(data) // 2
+    for i in range(middle, middle + 200):
+        flipped[i] ^= 0xFF
+    (folder / "flipped.skcrnn").write_bytes(bytes(flipped))
+    (folder / "truncated.skcrnn").write_bytes(data[: len(data) // 2])
+    model = sk_crnn.load(model_path)
+    joblib.dump(model, folder / "model.joblib")
+    with torch.no_grad():
+        next(model[-1].module_.parameters()).view(-1)[0] = float("nan")
+    sk_crnn.save(model, folder / "nan.skcrnn")
+    joblib.dump(model, folder / "nan.joblib")
+    # a pickle naming a class that only the user's own script defined
+    (folder / "usernet.joblib").write_bytes(b"\x80\x02c__main__\nUserNet\nq\x00)\x81q\x01.")
+    return folder
+
+
 def test_train_with_validation_split_quiet(data_dir, tmp_path):
-    out = tmp_path / "m.joblib"
+    out = tmp_path / "m.skcrnn"
     proc = run("train", data_dir, "--out", out, "--quiet", *TRAIN_ARGS)
     assert proc.stdout == ""
     assert out.exists()
@@ -85,18 +118,18 @@ def test_evaluate_writes_report(model_path, data_dir, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["predict", "missing.joblib", "x.wav"], "does not exist"),
+        (["predict", "missing.skcrnn", "x.wav"], "does not exist"),
         (["predict", "{model}", "no_such_file.wav"], "'no_such_file.wav' does not exist"),
         (["predict", "{bogus}", "{data}"], "is not an sk-crnn model"),
-        (["train", "{data}/missing", "--out", "m.joblib"], "does not exist"),
-        (["train", "{data}", "--out", "m.joblib", "--sr", "-5"], "--sr must be a positive"),
-        (["train", "{data}", "--out", "m.joblib", "--param", "lr"], "NAME=VALUE"),
-        (["train", "{data}", "--out", "m.joblib", "--param", "nosuch=1"], "no such parameter"),
+        (["train", "{data}/missing", "--out", "m.skcrnn"], "does not exist"),
+        (["train", "{data}", "--out", "m.skcrnn", "--sr", "-5"], "--sr must be a positive"),
+        (["train", "{data}", "--out", "m.skcrnn", "--param", "lr"], "NAME=VALUE"),
+        (["train", "{data}", "--out", "m.skcrnn", "--param", "nosuch=1"], "no such parameter"),
         (["evaluate", "{model}", "{data}/missing"], "does not exist"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(args, message, model_path, data_dir, tmp_path):
-    bogus = tmp_path / "bogus.joblib"
+    bogus = tmp_path / "bogus.skcrnn"
     bogus.write_bytes(b"not a model")
     args = [a.format(model=model_path, bogus=bogus, data=data_dir) for a in args]
     proc = run(*args, check=False)
@@ -106,13 +139,62 @@ def test_bad_input_gives_one_line_and_exit_2(args, message, model_path, data_dir
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # model files that are not what they seem
+        (["predict", "{data}", "x.wav"], "is a folder, not a model file"),
+        (["predict", "{variants}/model.joblib", "{data}"],
+         "is a pickle (joblib) file, and loading a pickle can run any code it contains, so "
+         "sk-crnn opens it only with --allow-pickle"),
+        (["evaluate", "{variants}/model.joblib", "{data}"], "only with --allow-pickle"),
+        (["predict", "{variants}/flipped.skcrnn", "{data}"], "is corrupted or truncated"),
+        (["predict", "{variants}/truncated.skcrnn", "{data}"], "is corrupted or truncated"),
+        (["predict", "{variants}/nan.skcrnn", "{data}"], "hold NaN or infinite values"),
+        (["predict", "{variants}/nan.joblib", "{data}", "--allow-pickle"],
+         "hold NaN or infinite values"),
+        (["predict", "{variants}/usernet.joblib", "{data}", "--allow-pickle"],
+         ("uses a class or function that cannot be imported here (", "UserNet",
+          "can be loaded only in Python, after importing that code")),
+        # checked before training
+        (["train", "{data}/high/clip01.wav", "--out", "{tmp}/m.skcrnn"],
+         "is a file; pass a folder that holds one sub-folder"),
+        (["train", "{data}", "--out", "{tmp}/nowhere/m.skcrnn"],
+         "the folder '{tmp}/nowhere' does not exist; create it first"),
+        (["train", "{data}", "--out", "{tmp}"], "is a folder; give the name of the model file"),
+        (["train", "{data}", "--out", "{tmp}/m.skcrnn", "--epochs", "0"],
+         "--epochs must be an integer >= 1; got 0."),
+        (["train", "{data}", "--out", "{tmp}/m.skcrnn", "--epochs", "-3"],
+         "--epochs must be an integer >= 1; got -3."),
+        (["train", "{data}", "--out", "{tmp}/m.skcrnn", "--n-mels", "0"], "--n-mels must be"),
+        (["train", "{data}", "--out", "{tmp}/m.skcrnn", "--cv", "1"], "--cv must be 0"),
+        (["train", "{data}", "--out", "{tmp}/m.skcrnn", "--param", "crnnclassifier__lr=abc"],
+         "--param crnnclassifier__lr='abc': crnnclassifier__lr takes a number (default 0.001)"),
+        (["train", "{data}", "--out", "{tmp}/m.skcrnn",
+          "--param", "crnnclassifier__early_stopping=maybe"], "is True or False"),
+        (["demo", "--epochs", "0", "--out", "{tmp}/d.skcrnn"], "--epochs must be an integer"),
+        (["demo", "--out", "{tmp}/nowhere/d.skcrnn"], "does not exist; create it first"),
+        (["evaluate", "{model}", "{data}", "--report", "{model}"],
+         "--report '{model}' is a file; pass a folder"),
+        (["evaluate", "{model}", "{data}", "--report", "{model}/sub"], "is a file, so the folder"),
+    ],
+)
+def test_mistakes_are_named_before_any_work(args, message, model_path, model_files, data_dir,
+                                            tmp_path, capsys):
+    fill = {"model": model_path, "data": data_dir, "variants": model_files, "tmp": tmp_path}
+    assert main([a.format(**fill) for a in args]) == 2
+    err = capsys.readouterr().err
+    for part in (message,) if isinstance(message, str) else message:
+        assert part.format(**fill) in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.skcrnn").exists()
+
+
 def test_evaluate_needs_a_classifier_and_matplotlib_for_the_report(
         model_path, data_dir, tmp_path, monkeypatch, capsys):
-    import joblib
     from sklearn.pipeline import Pipeline, make_pipeline
 
     from sk_crnn import CRNNRegressor, MelSpectrogramTransformer
-    from sk_crnn.cli import main
     from sk_crnn.io import AudioLoader
 
     X, _ = make_tone_clips(8, sr=SR, duration=0.25, random_state=0)
@@ -121,8 +203,8 @@ def test_evaluate_needs_a_classifier_and_matplotlib_for_the_report(
         CRNNRegressor(max_epochs=1, module__conv_channels=(4,), module__rnn_hidden=4),
     ).fit(X, X.std(axis=1))
     regressor = Pipeline([("audioloader", AudioLoader(sr=SR)), *fitted.steps])
-    joblib.dump(regressor, tmp_path / "reg.joblib")
-    assert main(["evaluate", str(tmp_path / "reg.joblib"), str(data_dir)]) == 2
+    sk_crnn.save(regressor, tmp_path / "reg.skcrnn")
+    assert main(["evaluate", str(tmp_path / "reg.skcrnn"), str(data_dir)]) == 2
     assert "holds a CRNNRegressor. Use 'sk-crnn predict'" in capsys.readouterr().err
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
@@ -133,11 +215,169 @@ def test_evaluate_needs_a_classifier_and_matplotlib_for_the_report(
 
 
 def test_demo_runs_and_saves_a_model_that_predicts_files(tmp_path, data_dir):
-    out = tmp_path / "demo.joblib"
+    out = tmp_path / "demo.skcrnn"
     proc = run("demo", "--n-clips", 48, "--epochs", 1, "--out", out)
     assert "cross-validated accuracy" in proc.stdout
     assert "Held-out accuracy" in proc.stdout
-    assert out.exists()
+    assert sk_crnn.persistence.sniff(out) == "sk-crnn"
     # The demo model reads 16 kHz files; our 8 kHz files are resampled on load.
     proc = run("predict", out, data_dir / "low" / "clip00.flac", "--format", "json")
     assert json.loads(proc.stdout)[0]["label"] in {"chirp_then_noise", "noise_then_chirp"}
+    assert build_parser().parse_args(["demo"]).out.endswith(".skcrnn")
+
+
+# -- pickles --------------------------------------------------------------------------------------
+class MakesAMarkerFile:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling this runs open(marker, "w")
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("name", ["model.joblib", "model.skcrnn", "model.pkl"])
+def test_a_crafted_pickle_is_never_run(name, data_dir, tmp_path):
+    marker = tmp_path / "code_was_run"
+    (tmp_path / name).write_bytes(pickle.dumps(MakesAMarkerFile(marker)))
+    joblib.dump(MakesAMarkerFile(marker), tmp_path / "compressed.joblib", compress=3)
+    for model in (tmp_path / name, tmp_path / "compressed.joblib"):
+        for command in (["predict", model, data_dir / "low"], ["evaluate", model, data_dir]):
+            proc = run(*command, check=False)
+            assert proc.returncode == 2
+            assert "loading a pickle can run any code it contains" in proc.stderr
+            assert "--allow-pickle" in proc.stderr
+            assert not marker.exists()
+
+
+def test_a_trusted_pickle_is_read_with_allow_pickle(model_files, data_dir, capsys):
+    args = ["predict", str(model_files / "model.joblib"), str(data_dir / "low"), "--format",
+            "json"]
+    assert main(args) == 2
+    capsys.readouterr()
+    assert main([*args, "--allow-pickle"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 8
+
+
+def test_help_warns_about_untrusted_model_files(capsys):
+    for command in (["predict"], ["evaluate"], ["train"], []):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "loading a pickle can run any code it contains" in text
+        assert "Never pass --allow-pickle for a file from a source you do not trust" in text
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------------------
+def test_ctrl_c_stops_training_at_once_and_keeps_the_old_model(data_dir, model_path, tmp_path):
+    out = tmp_path / "model.skcrnn"
+    out.write_bytes(model_path.read_bytes())
+    before = hashlib.sha256(out.read_bytes()).hexdigest()
+    args = list(TRAIN_ARGS)
+    args[args.index("--epochs") + 1] = 100000  # hours of training, unless stopped
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sk_crnn", "train", str(data_dir), "--out", str(out),
+         *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("Loaded"):
+                break
+        time.sleep(1.0)  # well into the first fit's epochs
+        start = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        seconds = time.perf_counter() - start
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert seconds < 20
+    assert "interrupted (Ctrl-C): training stopped and nothing was saved" in err
+    assert f"{out} is unchanged" in err
+    assert "Saved the model" not in err
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == before
+    assert sorted(os.listdir(tmp_path)) == ["model.skcrnn"]  # no temporary file left
+
+
+class SignalAt(Callback):
+    """Send this process SIGINT (as Ctrl-C does) at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.kill(SIGINT) ends the process there")
+def test_ctrl_c_passes_through_skorch_during_the_command_only():
+    from sk_crnn import CRNNClassifier
+
+    X = np.random.RandomState(0).randn(16, 16, 8).astype(np.float32)
+    y = np.arange(16) % 2
+    net = CRNNClassifier(max_epochs=50, module__conv_channels=(4,), module__rnn_hidden=4,
+                         callbacks=[("ctrl_c", SignalAt(2))])
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(Interrupted), _StopOnCtrlC():
+        net.fit(X, y)  # skorch's fit loop ends quietly on KeyboardInterrupt, not on this
+    assert len(net.history) == 2
+    assert signal.getsignal(signal.SIGINT) is handler  # restored
+
+    stop = _StopOnCtrlC()
+    with pytest.raises(Interrupted) as info, stop, stop.saving():
+        os.kill(os.getpid(), signal.SIGINT)  # while the file is written: wait for it
+        time.sleep(0.1)
+        written = True
+    assert written and info.value.saved
+
+
+# -- folders, links and unreadable files ---------------------------------------------------------
+@pytest.fixture
+def messy_dir(data_dir, tmp_path):
+    """A copy of data_dir with an unreadable file and a linked sub-folder in each class."""
+    root = tmp_path / "messy"
+    elsewhere = tmp_path / "elsewhere"
+    for label in ("low", "high"):
+        (root / label).mkdir(parents=True)
+        files = sorted((data_dir / label).iterdir())
+        for f in files[:4]:
+            (root / label / f.name).write_bytes(f.read_bytes())
+        (elsewhere / label).mkdir(parents=True)
+        for f in files[4:]:
+            (elsewhere / label / f.name).write_bytes(f.read_bytes())
+        try:
+            (root / label / "linked").symlink_to(elsewhere / label, target_is_directory=True)
+        except (OSError, NotImplementedError):
+            pytest.skip("this file system cannot make links")
+    (root / "low" / "broken.wav").write_bytes(b"RIFF not really a wav file")
+    return root
+
+
+def test_linked_sub_folders_are_followed_and_bad_files_skipped_on_request(
+        messy_dir, model_path, capsys):
+    args = ["predict", str(model_path), str(messy_dir), "--format", "json"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "broken.wav': it could not be decoded" in err
+    assert "pass --on-error skip" in err
+
+    assert main([*args, "--on-error", "skip"]) == 0
+    captured = capsys.readouterr()
+    paths = [row["path"] for row in json.loads(captured.out)]
+    assert len(paths) == 16  # 8 files directly in the class folders, 8 through the links
+    assert sum("/linked/" in p.replace("\\", "/") for p in paths) == 8
+    assert "skipped 1 of 17 files that could not be read" in captured.err
+    assert "broken.wav" in captured.err
+
+    assert main(["evaluate", str(model_path), str(messy_dir), "--on-error", "skip"]) == 0
+    captured = capsys.readouterr()
+    assert "on 16 files" in captured.out
+    assert "skipped 1 of 17 files" in captured.err
+
+
+def test_train_can_skip_unreadable_files(messy_dir, tmp_path):
+    out = tmp_path / "m.joblib"  # the suffix asks for a joblib pickle
+    proc = run("train", messy_dir, "--out", out, "--on-error", "skip", *TRAIN_ARGS)
+    assert "Loaded 16 files in 2 classes" in proc.stdout
+    assert "skipped 1 of 17 files" in proc.stderr and "broken.wav" in proc.stderr
+    assert "a joblib pickle, as its suffix asks" in proc.stdout
+    assert sk_crnn.persistence.sniff(out) == "pickle"

@@ -64,11 +64,11 @@ def test_events_do_not_overlap_and_come_in_the_class_order():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"n_events": 4}, ValueError, "n_events must be <= 3"),
-        ({"n_events": 1}, ValueError, "n_events must be >= 2"),
+        ({"n_events": 4}, ValueError, r"n_events must be an int in \[2, 3\]; got 4"),
+        ({"n_events": 1}, ValueError, r"n_events must be an int in \[2, 3\]; got 1"),
         ({"duration": 0.005}, ValueError, "too short for 2 events"),
-        ({"noise": -1.0}, ValueError, "noise must be >= 0"),
-        ({"sr": 16000.5}, TypeError, "sr must be an integer"),
+        ({"noise": -1.0}, ValueError, "noise must be a finite number >= 0"),
+        ({"sr": 16000.5}, TypeError, "sr must be an int >= 1000; got 16000.5"),
     ],
 )
 def test_event_sequences_bad_parameters(kwargs, error, message):
@@ -220,3 +220,29 @@ def test_load_audio_folder_can_skip_bad_files(audio_tree):
     assert len(ds.data) == len(ds.target) == len(ds.filenames) == 5
     assert not any(f.endswith(("broken.wav", "empty.wav")) for f in ds.filenames)
     assert ds.target.tolist() == [0, 0, 0, 1, 1]
+
+
+def test_load_audio_folder_follows_linked_sub_folders(audio_tree, tmp_path):
+    """A link to a folder inside a class folder is followed (it was skipped: 2 of 26 files);
+    a link back to a folder already searched ends the search there, with a warning."""
+    elsewhere = tmp_path / "elsewhere" / "deeper"
+    elsewhere.mkdir(parents=True)
+    sf.write(elsewhere / "linked.wav", sine(300, 8000, 0.1), 8000)
+    try:
+        (audio_tree / "cat" / "more").symlink_to(tmp_path / "elsewhere",
+                                                 target_is_directory=True)
+        (audio_tree / "dog" / "outdoor" / "loop").symlink_to(audio_tree / "dog",
+                                                             target_is_directory=True)
+        (audio_tree / "dog" / "gone.wav").symlink_to(tmp_path / "no_such.wav")
+    except (OSError, NotImplementedError):
+        pytest.skip("this file system cannot make links")
+    with pytest.warns(UserWarning) as record:
+        ds = load_audio_folder(audio_tree, load=False)
+    names = [p.replace("\\", "/").split("animals/")[1] for p in ds.filenames]
+    assert names == ["cat/a.wav", "cat/b.FLAC", "cat/c_stereo.wav", "cat/more/deeper/linked.wav",
+                     "dog/a44k.wav", "dog/outdoor/b.flac"]
+    messages = sorted(str(r.message) for r in record)
+    assert len(messages) == 2
+    assert "gone.wav': a link to a file that does not exist" in messages[0]
+    assert "outdoor/loop': it links to" in messages[1].replace("\\", "/")
+    assert "already searched" in messages[1]

@@ -149,7 +149,7 @@ def test_no_warning_when_nothing_is_skipped(files):
 
 
 def test_progress_bar_goes_to_stderr(files, capsys):
-    load_audio([files["mono16k"]] * 3, progress=True)
+    load_audio([files["mono16k"]] * 3, progress_bar=True)
     assert "Loading audio" in capsys.readouterr().err
     load_audio([files["mono16k"]] * 3)  # progress=None: fewer than 100 files, no bar
     assert "Loading audio" not in capsys.readouterr().err
@@ -158,13 +158,13 @@ def test_progress_bar_goes_to_stderr(files, capsys):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"sr": 0}, ValueError, "sr must be > 0"),
-        ({"sr": "16k"}, TypeError, "sr must be a number or None"),
-        ({"offset": -1.0}, ValueError, "offset must be >= 0"),
-        ({"duration": 0}, ValueError, "duration must be > 0"),
+        ({"sr": 0}, ValueError, "sr must be a finite number > 0"),
+        ({"sr": "16k"}, TypeError, "sr must be a finite number > 0 or None; got '16k'"),
+        ({"offset": -1.0}, ValueError, "offset must be a finite number >= 0"),
+        ({"duration": 0}, ValueError, "duration must be a finite number > 0"),
         ({"n_jobs": 0}, ValueError, "n_jobs=0 is not valid"),
         ({"on_error": "ignore"}, ValueError, "on_error must be one of"),
-        ({"progress": "yes"}, ValueError, "progress must be one of"),
+        ({"progress_bar": "yes"}, ValueError, "progress_bar must be one of"),
     ],
 )
 def test_bad_parameters(files, kwargs, error, message):
@@ -201,7 +201,7 @@ def test_audio_loader_is_a_stateless_transformer(files):
 def test_audio_loader_validates_in_fit_not_init():
     loader = AudioLoader(sr=-1)  # stored as given
     assert loader.get_params()["sr"] == -1
-    with pytest.raises(ValueError, match="sr must be > 0"):
+    with pytest.raises(ValueError, match="sr must be a finite number > 0"):
         loader.fit(["a.wav"])
     with pytest.raises(ValueError, match="mono must be one of"):
         AudioLoader(mono="yes").fit(["a.wav"])
@@ -226,18 +226,56 @@ def test_audio_loader_clone_pickle_and_tags(files):
     assert tags.input_tags.string and tags.input_tags.one_d_array
     assert not tags.input_tags.two_d_array and not tags.requires_fit
     assert "AudioLoader(duration=0.1, n_jobs=2, sr=8000)" == repr(loader)
-    # A loader pickled before `progress` existed still reads files.
-    del restored.progress
+
+
+
+@pytest.mark.parametrize("old_state, expected", [
+    ({"progress": True}, True),  # pickled when the parameter was called `progress`
+    ({}, False),                 # pickled before it existed
+])
+def test_older_audio_loader_pickles_still_load(files, old_state, expected):
+    state = {"sr": 8000, "mono": True, "offset": 0.0, "duration": 0.1, "n_jobs": None,
+             **old_state}
+    loader = AudioLoader.__new__(AudioLoader)
+    loader.__setstate__(state)
+    restored = pickle.loads(pickle.dumps(loader))
+    assert restored.get_params()["progress_bar"] is expected
+    assert "progress" not in vars(restored)
     assert restored.transform([files["mono16k"]])[0].shape == (800,)
 
 
-def test_audio_loader_progress(files, capsys):
-    AudioLoader(sr=8000, progress=True).transform([files["mono16k"]] * 2)
+def test_audio_loader_progress_bar(files, capsys):
+    AudioLoader(sr=8000, progress_bar=True).transform([files["mono16k"]] * 2)
     assert "Loading audio" in capsys.readouterr().err
     AudioLoader(sr=8000).transform([files["mono16k"]] * 2)
     assert "Loading audio" not in capsys.readouterr().err
-    with pytest.raises(ValueError, match="progress must be one of"):
-        AudioLoader(progress="yes").fit()
+    with pytest.raises(ValueError, match="progress_bar must be one of"):
+        AudioLoader(progress_bar="yes").fit()
+    assert "progress_bar" in AudioLoader().get_params()  # one name, as in every sk_crnn class
+
+
+def test_a_float_file_holding_nan_is_named(tmp_path):
+    wave = sine(440, 8000, 0.25)
+    wave[100] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, wave, 8000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=r"nan.wav': it holds NaN or infinite samples \(1 of "
+                                         r"2000, the first at 0.013 s\)"):
+        load_audio(path, sr=8000)
+    with pytest.warns(UserWarning, match="Skipped audio file .*nan.wav"):
+        assert load_audio([path], sr=8000, on_error="skip") == []
+
+
+def test_a_float_file_far_outside_full_scale_is_named(tmp_path):
+    path = tmp_path / "int16_as_float.wav"
+    sf.write(path, sine(440, 8000, 0.25) * 32767, 8000, subtype="FLOAT")
+    with pytest.warns(UserWarning, match=r"int16_as_float.wav' has samples up to 1638\d.*"
+                                         r"divide it by 32768"):
+        load_audio(path, sr=8000)
+    sf.write(path, sine(440, 8000, 0.25) * 1.5, 8000, subtype="FLOAT")  # a little over: fine
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_audio(path, sr=8000)
 
 
 @pytest.fixture
