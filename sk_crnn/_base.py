@@ -15,11 +15,12 @@ import torch
 from sklearn.utils import check_consistent_length
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
-from skorch.dataset import ValidSplit, unpack_data
+from skorch.dataset import unpack_data
 from skorch.exceptions import NotInitializedError
 from skorch.utils import is_dataset, to_tensor
 
 from . import _embedding
+from ._docs import shared_docs
 from ._inputs import check_spectrograms
 from ._parallel import worker_thread_limit
 from ._training import (
@@ -28,39 +29,22 @@ from ._training import (
     check_augment_sizes,
     check_finite_loss,
     check_relations,
-    check_validation_split,
     draw_seed,
     scaled_train_step,
     seeded,
+    validation_datasets,
 )
-from ._validation import seed_from_random_state, validate_params
+from ._validation import (
+    accepted_kwargs,
+    required_kwargs,
+    seed_from_random_state,
+    validate_params,
+)
 from .augment import BatchAugment
 
 #: skorch >= 1.4 routes fit parameters by the public method that was called (fit or
 #: partial_fit); older skorch passes unknown fit parameters on to the module's forward.
 _SKORCH_ROUTES = "_routing_method" in inspect.signature(NeuralNet.fit_loop).parameters
-
-
-def _accepted_kwargs(factory, kwargs):
-    """Keep the entries of ``kwargs`` that ``factory`` accepts as keyword arguments."""
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return dict(kwargs)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return dict(kwargs)
-    names = {p.name for p in params}
-    return {k: v for k, v in kwargs.items() if k in names}
-
-
-def _required_kwargs(factory):
-    """Names of the keyword arguments of ``factory`` that have no default."""
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return set()
-    return {p.name for p in params if p.default is inspect.Parameter.empty
-            and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
 def _has_embeddings(est):
@@ -117,8 +101,7 @@ class SpectrogramNet(NeuralNet):
     # -- parameters ---------------------------------------------------------------------------
     def _check_params(self):
         """Check the parameter table and the cross-parameter rules; return the device."""
-        validate_params(self, self._parameter_constraints)
-        device = torch.device("cpu" if self.device is None else self.device)
+        device = validate_params(self, self._parameter_constraints)["device"]  # parsed once
         check_relations(self, device)
         return device
 
@@ -295,19 +278,7 @@ class SpectrogramNet(NeuralNet):
         """Split off ``validation_fraction`` of the fit data with skorch's ``ValidSplit``
         (stratified for class labels), or defer to ``train_split``. On CUDA the data moves
         to the device once."""
-        self.__dict__.pop("validation_indices_", None)
-        if not self.validation_fraction:
-            if self.train_split or not self._on_cuda():
-                return super().get_split_datasets(X, y, **fit_params)
-            return self.get_dataset(self._to_device(X), self._to_device(y)), None
-        y_np = np.asarray(y)
-        stratify = y_np.ndim == 1 and y_np.dtype.kind in "iu"  # encoded class labels
-        check_validation_split(y_np, self.validation_fraction, stratify=stratify)
-        split = ValidSplit(self.validation_fraction, stratified=stratify,
-                           random_state=draw_seed())
-        train, valid = split(self.get_dataset(self._to_device(X), self._to_device(y_np)), y_np)
-        self.validation_indices_ = np.sort(np.asarray(valid.indices))
-        return train, valid
+        return validation_datasets(self, X, y, **fit_params)
 
     def initialize(self):
         """skorch's ``initialize``, forgetting a failed training (fresh weights)."""
@@ -335,8 +306,8 @@ class SpectrogramNet(NeuralNet):
             if hasattr(self, "n_outputs_"):
                 inferred = {"n_mels": self.n_mels_in_, "n_frames": self.n_frames_in_,
                             "n_outputs": self.n_outputs_}
-            kwargs = {**_accepted_kwargs(self.module, inferred), **kwargs}
-            missing = sorted(_required_kwargs(self.module) & {"n_mels", "n_outputs"} - set(kwargs))
+            kwargs = {**accepted_kwargs(self.module, inferred), **kwargs}
+            missing = sorted(required_kwargs(self.module) & {"n_mels", "n_outputs"} - set(kwargs))
             if missing:
                 raise ValueError(
                     f"{type(self).__name__} infers the module's sizes from X and y in fit; call "
@@ -429,6 +400,18 @@ class SpectrogramNet(NeuralNet):
     def forward_iter(self, X, training=False, device="cpu"):
         """Check ``X`` against the fitted shape, then yield skorch's batched outputs."""
         return super().forward_iter(self._check_predict_X(X), training=training, device=device)
+
+    @shared_docs
+    def predict_proba(self, X):
+        """Probabilities (classifier, detector) or raw outputs (regressor) of the network.
+
+        {X_fitted}
+        proba : ndarray of shape (n_clips, n_outputs) or (n_clips, n_frames, n_classes)
+            Columns follow ``classes_``: class probabilities (rows sum to 1), the independent
+            probabilities of each label for multi-label ``y``, or for
+            :class:`~sk_crnn.CRNNEventDetector` the probability of each class per frame.
+        """
+        return super().predict_proba(X)
 
     def _sigmoid_outputs(self):
         """Whether the outputs are independent sigmoids (multi-label or frame activity)."""

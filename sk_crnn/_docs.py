@@ -82,7 +82,8 @@ COMMON_PARAMS_DOC = """
 
 COMMON_ATTRS_DOC = """
     n_mels_in_ : int
-        Number of mel bands of the spectrograms seen in fit.
+        Number of mel bands (or MFCC coefficients, under ``n_mfcc``) of the spectrograms
+        seen in fit.
     n_frames_in_ : int
         Number of frames of the spectrograms seen in fit.
     module_ : torch.nn.Module
@@ -110,3 +111,37 @@ MODULE_DOC = """
         arguments with ``module__<name>`` (e.g. ``module__rnn_type="lstm"``), which also
         override the inferred sizes.
 """
+
+
+#: Docstring entries shared by many methods: a line holding only ``{name}`` in a docstring
+#: decorated with :func:`shared_docs` becomes the entry, indented like the line.
+ENTRIES = {
+    "X_fitted": """Parameters
+----------
+X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+    Spectrograms of the fitted shape.
+
+Returns
+-------""",
+    "X_tensor": """Parameters
+----------
+X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
+    Spectrograms.
+
+Returns
+-------""",
+}
+
+
+def shared_docs(func):
+    """Expand the ``{name}`` lines of ``func``'s docstring into :data:`ENTRIES`."""
+    lines = []
+    for line in func.__doc__.split("\n"):
+        key = line.strip()[1:-1] if line.strip().startswith("{") else None
+        if key in ENTRIES:
+            indent = line[: len(line) - len(line.lstrip())]
+            lines += [indent + entry if entry else "" for entry in ENTRIES[key].split("\n")]
+        else:
+            lines.append(line)
+    func.__doc__ = "\n".join(lines)
+    return func

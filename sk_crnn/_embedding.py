@@ -6,17 +6,14 @@ import numpy as np
 import torch
 from skorch.utils import to_tensor
 
+from ._docs import shared_docs
 
+
+@shared_docs
 def embed(self, X):
     """Pooled embeddings of the fitted module (before its output layer).
 
-    Parameters
-    ----------
-    X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-        Spectrograms of the fitted shape.
-
-    Returns
-    -------
+    {X_fitted}
     embeddings : ndarray of shape (n_clips, embedding_dim)
         Deterministic: computed in evaluation mode, without augmentation.
     """
@@ -29,16 +26,11 @@ def embed(self, X):
                for Xi, _ in self.get_iterator(self.get_dataset(X), training=False)]
     return np.concatenate(out)
 
+@shared_docs
 def transform(self, X):
     """Pooled recurrent embeddings of the fitted network (see :meth:`embed`).
 
-    Parameters
-    ----------
-    X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-        Spectrograms of the fitted shape.
-
-    Returns
-    -------
+    {X_fitted}
     embeddings : ndarray of shape (n_clips, embedding_dim)
     """
     return self.embed(X)

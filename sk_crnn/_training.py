@@ -9,7 +9,9 @@ import math
 import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_class_weight
+from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from skorch.dataset import ValidSplit
 from skorch.utils import TeeGenerator
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau
 
@@ -24,8 +26,7 @@ def _check_random_state(value, name):
 
 
 def _check_device(value, name):
-    if value is not None:
-        check_device(value, name)
+    return torch.device("cpu") if value is None else check_device(value, name)
 
 
 #: The parameters every CRNN estimator checks in fit: name -> rules (alternatives; None
@@ -185,6 +186,25 @@ def check_validation_split(y, fraction, *, stratify):
                 "clips, and both parts need every class); pass more data or a validation_"
                 "fraction that keeps at least one clip of each class in both parts."
             )
+
+
+def validation_datasets(self, X, y, **fit_params):
+    """Train and validation datasets of net ``self``: ``validation_fraction`` of the fit data
+    split off with skorch's ``ValidSplit`` (stratified for class labels, seeded from torch's
+    RNG), or skorch's own ``train_split``. On CUDA the data moves to the device once."""
+    self.__dict__.pop("validation_indices_", None)
+    if not self.validation_fraction:
+        if self.train_split or not self._on_cuda():
+            return NeuralNet.get_split_datasets(self, X, y, **fit_params)
+        return self.get_dataset(self._to_device(X), self._to_device(y)), None
+    y_np = np.asarray(y)
+    stratify = y_np.ndim == 1 and y_np.dtype.kind in "iu"  # encoded class labels
+    check_validation_split(y_np, self.validation_fraction, stratify=stratify)
+    split = ValidSplit(self.validation_fraction, stratified=stratify,
+                       random_state=draw_seed())
+    train, valid = split(self.get_dataset(self._to_device(X), self._to_device(y_np)), y_np)
+    self.validation_indices_ = np.sort(np.asarray(valid.indices))
+    return train, valid
 
 
 # -- callbacks ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Private checks of parameters shared by the transformers and estimators."""
 
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -124,9 +125,9 @@ def check_param(value, name, rules, hint=""):
     if None in rules and value is None:
         return value
     for rule in rules:
-        if isinstance(rule, Rule):
-            rule.check(value, name)
-            return value
+        if isinstance(rule, Rule):  # its check may return the value parsed (a torch.device)
+            checked = rule.check(value, name)
+            return value if checked is None else checked
     plain = [r for r in rules if r is not None]
     if any(r.is_valid(value) for r in plain):
         return value
@@ -139,10 +140,12 @@ def check_param(value, name, rules, hint=""):
 
 def validate_params(est, constraints):
     """Check every parameter of ``est`` named in ``constraints`` (name -> rules, or
-    name -> (rules, hint)), in table order."""
+    name -> (rules, hint)), in table order; return {name: checked value}."""
+    checked = {}
     for name, spec in constraints.items():
         rules, hint = spec if isinstance(spec, tuple) else (spec, "")
-        check_param(getattr(est, name), name, rules, hint)
+        checked[name] = check_param(getattr(est, name), name, rules, hint)
+    return checked
 
 
 def check_scalar(value, name, kind, *, low=None, high=None, low_inclusive=True, allow_none=False):
@@ -179,3 +182,25 @@ def seed_from_random_state(random_state):
     raise ValueError(
         f"random_state must be None, an int or a numpy.random.RandomState; got {random_state!r}."
     )
+
+
+def accepted_kwargs(factory, kwargs):
+    """Keep the entries of ``kwargs`` that ``factory`` accepts as keyword arguments."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return dict(kwargs)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return dict(kwargs)
+    names = {p.name for p in params}
+    return {k: v for k, v in kwargs.items() if k in names}
+
+
+def required_kwargs(factory):
+    """Names of the keyword arguments of ``factory`` that have no default."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    return {p.name for p in params if p.default is inspect.Parameter.empty
+            and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}

@@ -7,7 +7,7 @@ import torch
 from sklearn.utils import check_consistent_length
 
 from ._base import SpectrogramNet
-from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc
+from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
 from ._validation import Interval, Rule
 from .events import (
     check_event_lists,
@@ -193,31 +193,11 @@ class CRNNEventDetector(SpectrogramNet):
         return self.criterion, kwargs
 
     # -- prediction ---------------------------------------------------------------------------
-    def predict_proba(self, X):
-        """Frame probabilities of each event class.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-            Spectrograms of the fitted shape.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_clips, n_frames, n_classes)
-            Columns follow ``classes_``.
-        """
-        return super().predict_proba(X)
-
+    @shared_docs
     def predict(self, X):
         """Detected events of each clip.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-            Spectrograms of the fitted shape.
-
-        Returns
-        -------
+        {X_fitted}
         events : list of list of (onset, offset, label)
             Per clip, events sorted by onset; times in seconds, labels from ``classes_``.
         """
@@ -227,13 +207,11 @@ class CRNNEventDetector(SpectrogramNet):
         return frames_to_events(proba, frame_rate=frame_rate, classes=self.classes_,
                                 threshold=self.threshold, median_filter=self.median_filter)
 
+    @shared_docs
     def score(self, X, y, sample_weight=None):
         """Event-based F1 (DCASE: 200 ms onset collar, offset collar of 200 ms or 20 %).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-            Spectrograms of the fitted shape.
+        {X_fitted}
         y : list of list of (onset, offset, label) or ndarray of shape (n_clips, n_frames, \
 n_classes)
             Reference events (labels must be in ``classes_``) or 0/1 frame activity.

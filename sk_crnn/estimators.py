@@ -10,10 +10,10 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
 
-from ._base import SpectrogramNet, _accepted_kwargs
-from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc
+from ._base import SpectrogramNet
+from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
 from ._training import class_weights
-from ._validation import Rule
+from ._validation import Rule, accepted_kwargs
 from .modules import CRNN
 
 __all__ = ["CRNNClassifier", "CRNNRegressor"]
@@ -188,7 +188,7 @@ class CRNNClassifier(SpectrogramNet, NeuralNetClassifier):
             criterion = torch.nn.BCEWithLogitsLoss if multilabel else torch.nn.CrossEntropyLoss
         kwargs = self.get_params_for("criterion")
         if self.class_weight is not None and getattr(self, "class_weight_", None) is not None:
-            if "weight" in kwargs or "weight" not in _accepted_kwargs(criterion, {"weight": 0}):
+            if "weight" in kwargs or "weight" not in accepted_kwargs(criterion, {"weight": 0}):
                 raise ValueError(
                     f"class_weight={self.class_weight!r} is passed as the loss's weight, but "
                     "criterion__weight is set too or the criterion takes no weight argument; "
@@ -196,32 +196,11 @@ class CRNNClassifier(SpectrogramNet, NeuralNetClassifier):
             kwargs["weight"] = torch.as_tensor(self.class_weight_)
         return criterion, kwargs
 
-    def predict_proba(self, X):
-        """Class probabilities.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-            Spectrograms of the fitted shape.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_clips, n_classes) or (n_clips, n_labels)
-            Columns follow ``classes_``; rows sum to 1 except for multi-label ``y``, where
-            each column is the probability of one label.
-        """
-        return super().predict_proba(X)
-
+    @shared_docs
     def predict(self, X):
         """Predicted labels.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-            Spectrograms of the fitted shape.
-
-        Returns
-        -------
+        {X_fitted}
         y_pred : ndarray of shape (n_clips,) or (n_clips, n_labels)
             Labels from ``classes_``; for multi-label ``y`` a 0/1 indicator matrix
             (probability above 0.5).
@@ -288,16 +267,11 @@ class CRNNRegressor(SpectrogramNet, NeuralNetRegressor):
                              f"fitted on {self.n_outputs_}.")
         return y2d, {"n_outputs_": int(y2d.shape[1]), "y_ndim_": int(y.ndim)}
 
+    @shared_docs
     def predict(self, X):
         """Predicted targets.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
-            Spectrograms of the fitted shape.
-
-        Returns
-        -------
+        {X_fitted}
         y_pred : ndarray of shape (n_clips,) or (n_clips, n_outputs)
             1-D when ``y`` was 1-D in fit.
         """

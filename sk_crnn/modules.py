@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._docs import shared_docs
+
 RNN_TYPES = ("gru", "lstm")
 POOLINGS = ("mean", "max", "attention", "last")
 
@@ -267,16 +269,11 @@ class CRNN(nn.Module):
             X = X.to(weight.dtype)  # float16 features: cast one batch, not the whole data
         return X
 
+    @shared_docs
     def sequence(self, X):
         """Recurrent outputs over time.
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
-            Spectrograms.
-
-        Returns
-        -------
+        {X_tensor}
         out : torch.Tensor of shape (batch, n_steps, embedding_dim)
             With ``n_steps = self.sequence_length(n_frames)``.
         """
@@ -287,16 +284,11 @@ class CRNN(nn.Module):
         out, _ = self.rnn(h)
         return out
 
+    @shared_docs
     def embed(self, X):
         """Pooled embedding before the output layer.
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
-            Spectrograms.
-
-        Returns
-        -------
+        {X_tensor}
         embedding : torch.Tensor of shape (batch, embedding_dim)
         """
         out = self.sequence(X)
@@ -312,16 +304,11 @@ class CRNN(nn.Module):
             return out[:, -1]
         return torch.cat([out[:, -1, : self._hidden], out[:, 0, self._hidden :]], dim=1)
 
+    @shared_docs
     def forward(self, X):
         """Outputs (logits or regression values).
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
-            Spectrograms.
-
-        Returns
-        -------
+        {X_tensor}
         out : torch.Tensor of shape (batch, n_outputs)
         """
         return self.head(self.dropout(self.embed(X)))

@@ -363,3 +363,18 @@ def test_detector_learns_where_events_are():
     assert segment_f1(true, pred, time_resolution=0.1) > segment_f1(
         true, always, time_resolution=0.1) + 0.1
     assert event_f1(true, pred) > event_f1(true, always) + 0.25
+
+
+def test_partial_fit_classes_fixes_the_label_set(features, scenes):
+    # The first chunk holds no "tone" event: partial_fit(classes=...) fixes all labels.
+    first = [[e for e in clip if e[2] != "tone"] for clip in scenes[1][:6]]
+    det = CRNNEventDetector(frame_rate=FRAME_RATE, **TINY)
+    det.partial_fit(features[:6], first, classes=["tone", "noise", "chirp"])
+    assert det.classes_.tolist() == ["tone", "noise", "chirp"]
+    det.partial_fit(features[6:], scenes[1][6:])  # later chunks may have every label
+    assert det.predict_proba(features).shape[-1] == 3
+    with pytest.raises(ValueError, match="differs from the classes of the first call"):
+        det.partial_fit(features[6:], scenes[1][6:], classes=["tone", "noise"])
+    with pytest.raises(ValueError, match="differs from the constructor's classes"):
+        CRNNEventDetector(frame_rate=FRAME_RATE, classes=["a", "b"], **TINY).partial_fit(
+            features, scenes[1], classes=["tone", "noise", "chirp"])
