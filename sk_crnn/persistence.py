@@ -194,7 +194,9 @@ def sniff(path):
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except PermissionError:
+            raise
+        except Exception:  # noqa: BLE001 - a broken archive of any kind
             return "unknown"
         if "manifest.json" in names:
             return "sk-crnn"
@@ -281,7 +283,9 @@ def _read_archive(path):
     size = path.stat().st_size
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except PermissionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zipfile raises several types for broken files
         kind = sniff(path)
         if kind == "pickle":
             raise ModelFileError(
@@ -312,7 +316,7 @@ def _read_archive(path):
             manifest = json.loads(archive.read("manifest.json"))
             if not isinstance(manifest, dict):
                 raise ValueError("the manifest is not a JSON object")
-        except (zipfile.BadZipFile, ValueError, RecursionError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001
             raise _corrupted(path, f"manifest.json: {exc}") from None
         if manifest.get("format") != FORMAT:
             raise ModelFileError(
@@ -335,7 +339,7 @@ def _read_archive(path):
                 raise _corrupted(path, f"the part {name} is missing")
             try:
                 data = archive.read(name)
-            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - bad CRC, header, size, method...
                 raise _corrupted(path, f"{name}: {exc}") from None
             if hashlib.sha256(data).hexdigest() != checksums[name]:
                 raise _corrupted(path, f"the SHA-256 checksum of {name} does not match")

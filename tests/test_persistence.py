@@ -307,6 +307,25 @@ def test_corrupted_and_truncated_files_are_refused(classifier, tmp_path):
         sk_crnn.load(path)
 
 
+def test_no_flipped_byte_loads_a_different_model(classifier, clips, tmp_path):
+    """Every byte flipped (at 60 places): refused, or (in zip fields that hold no model data,
+    such as time stamps) the very same model."""
+    X, _ = clips
+    path = tmp_path / "m.skcrnn"
+    sk_crnn.save(classifier, path)
+    data = path.read_bytes()
+    expected = classifier.predict_proba(X)
+    for position in np.linspace(0, len(data) - 1, 60).astype(int):
+        flipped = bytearray(data)
+        flipped[position] ^= 0x55
+        (tmp_path / "f.skcrnn").write_bytes(bytes(flipped))
+        try:
+            restored = sk_crnn.load(tmp_path / "f.skcrnn")
+        except ModelFileError:
+            continue
+        np.testing.assert_array_equal(restored.predict_proba(X), expected)
+
+
 def test_other_files_are_refused_with_the_reason(tmp_path):
     (tmp_path / "empty.skcrnn").write_bytes(b"")
     (tmp_path / "text.skcrnn").write_text("hello")
