@@ -302,10 +302,7 @@ class SpectrogramNet(NeuralNet):
         """
         kwargs = self.get_params_for("module")
         if not isinstance(self.module, torch.nn.Module):
-            inferred = {}
-            if hasattr(self, "n_outputs_"):
-                inferred = {"n_mels": self.n_mels_in_, "n_frames": self.n_frames_in_,
-                            "n_outputs": self.n_outputs_}
+            inferred = self._inferred_module_params() if hasattr(self, "n_outputs_") else {}
             kwargs = {**accepted_kwargs(self.module, inferred), **kwargs}
             missing = sorted(required_kwargs(self.module) & {"n_mels", "n_outputs"} - set(kwargs))
             if missing:
@@ -314,6 +311,11 @@ class SpectrogramNet(NeuralNet):
                     f"fit(X, y) instead of initialize(), or pass module__{missing[0]}.")
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
+
+    def _inferred_module_params(self):
+        """The module arguments that fit infers (subclasses may add their own)."""
+        return {"n_mels": self.n_mels_in_, "n_frames": self.n_frames_in_,
+                "n_outputs": self.n_outputs_}
 
     def _criterion_and_kwargs(self):
         """The loss class and its arguments; subclasses add their weights."""

@@ -11,8 +11,15 @@ import warnings
 import numpy as np
 
 from .events import check_event_lists, plain_label
+from .retrieval_metrics import mean_average_precision, precision_at_k, retrieval_scorer
 
-__all__ = ["event_f1", "segment_f1"]
+__all__ = [
+    "event_f1",
+    "mean_average_precision",
+    "precision_at_k",
+    "retrieval_scorer",
+    "segment_f1",
+]
 
 
 def _sed_eval():
