@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import importlib
 import inspect
-import io
 import json
 import math
 import os
@@ -241,12 +240,14 @@ def _write_archive(path, tree, writer):
         "versions": versions,
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in parts.items()},
     }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("manifest.json", json.dumps(manifest, indent=1))
-        for name, data in parts.items():
-            archive.writestr(name, data)
-    atomic_write(path, buffer.getvalue())
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr("manifest.json", json.dumps(manifest, indent=1))  # first: sniff()
+            for name, data in parts.items():
+                archive.writestr(name, data)
+
+    atomic_write(path, write)
 
 
 def atomic_write(path, data):
