@@ -5,6 +5,7 @@ from .estimators import CRNNClassifier, CRNNRegressor
 from .io import AudioLoader, load_audio
 from .modules import CRNN
 from .persistence import load, save
+from .retrieval import CRNNEmbedder, SimilarityIndex
 from .transformers import MelSpectrogramTransformer
 
 __version__ = "0.1.0"
@@ -13,9 +14,11 @@ __all__ = [
     "CRNN",
     "AudioLoader",
     "CRNNClassifier",
+    "CRNNEmbedder",
     "CRNNEventDetector",
     "CRNNRegressor",
     "MelSpectrogramTransformer",
+    "SimilarityIndex",
     "load",
     "load_audio",
     "save",
