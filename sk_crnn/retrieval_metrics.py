@@ -96,8 +96,9 @@ def mean_average_precision(labels, embeddings):
     Examples
     --------
     >>> from sk_crnn.metrics import mean_average_precision
-    >>> mean_average_precision(["a", "a", "b", "b"], [[1, 0], [0, 1], [0.9, 0.1], [0.1, 0.9]])
-    0.5
+    >>> emb = [[1, 0], [0, 1], [0.9, 0.1], [0.1, 0.9]]  # the a's each nearer a b
+    >>> round(mean_average_precision(["a", "a", "b", "b"], emb), 3)  # (1/3+1/3+1/2+1/2)/4
+    0.417
     """
     rel, n_relevant = _ranked_relevance(labels, embeddings)
     hits = np.cumsum(rel, axis=1)

@@ -1,0 +1,158 @@
+"""Embeddings for retrieval: CRNNEmbedder, SimilarityIndex and the retrieval metrics."""
+
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from sk_crnn import CRNNEmbedder, MelSpectrogramTransformer, SimilarityIndex
+from sk_crnn.datasets import make_tone_clips
+from sk_crnn.metrics import mean_average_precision, precision_at_k, retrieval_scorer
+
+TINY = dict(max_epochs=3, batch_size=16, embedding_dim=8, module__conv_channels=(4,),
+            module__rnn_hidden=8, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def clips():
+    X, y = make_tone_clips(60, sr=8000, duration=0.25, n_classes=3, random_state=0)
+    return X, np.array(["low", "mid", "high"])[y]
+
+
+def pipeline(**params):
+    return make_pipeline(MelSpectrogramTransformer(sr=8000, n_fft=256, hop_length=128,
+                                                   n_mels=16),
+                         CRNNEmbedder(**{**TINY, **params}))
+
+
+# -- metrics ----------------------------------------------------------------------------------
+def test_retrieval_metrics_hand_checked():
+    labels = ["a", "a", "b", "b"]
+    emb = [[1, 0], [0, 1], [0.9, 0.1], [0.1, 0.9]]
+    # Query a1 ranks b1, b2, a2: precision@1 0; a2 ranks b2, b1, a1; b1 ranks a1, b2, a2;
+    # b2 ranks a2, b1, a1. Average precisions 1/3, 1/3, 1/2, 1/2.
+    assert precision_at_k(labels, emb, k=1) == 0.0
+    assert precision_at_k(labels, emb, k=2) == pytest.approx(0.25)
+    assert mean_average_precision(labels, emb) == pytest.approx((1 / 3 + 1 / 3 + 0.5 + 0.5) / 4)
+    perfect = [[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]]
+    assert precision_at_k(labels, perfect, k=1) == 1.0
+    assert mean_average_precision(labels, perfect) == 1.0
+    with pytest.raises(ValueError, match=r"k must be in \[1, 3\]"):
+        precision_at_k(labels, emb, k=4)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        precision_at_k(labels[:3], emb)
+
+
+# -- the index --------------------------------------------------------------------------------
+def test_index_neighbours_ids_and_recommendations_hand_checked():
+    catalogue = [[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8], [-1, 0]]
+    ids = ["rock1", "jazz1", "rock2", "jazz2", "noise"]
+    index = SimilarityIndex(n_neighbors=2).fit(catalogue, ids=ids)
+    distances, found = index.kneighbors([[1, 0.1], [0.1, 1]])
+    assert found.tolist() == [["rock1", "rock2"], ["jazz1", "jazz2"]]
+    # Cosine distance 1 - cos: [1, 0.1] to [1, 0] is 1 - 1/sqrt(1.01).
+    assert_allclose(distances[0, 0], 1 - 1 / np.sqrt(1.01))
+    assert (np.diff(distances, axis=1) >= 0).all()
+    # Liked rock1 and rock2: their mean direction is nearest jazz2, then jazz1; the liked
+    # items themselves are never recommended.
+    dist, rec = index.recommend(["rock1", "rock2"], n_items=3)
+    assert rec.tolist() == ["jazz2", "jazz1", "noise"]
+    assert (np.diff(dist) >= 0).all()
+    assert index.kneighbors([[1, 0]], n_neighbors=10)[1].shape == (1, 5)  # capped
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        index.recommend(["pop1"])
+    with pytest.raises(ValueError, match="ids must be unique"):
+        SimilarityIndex().fit(catalogue, ids=["a"] * 5)
+    with pytest.raises(ValueError, match="all-zero embedding"):
+        SimilarityIndex().fit([[0, 0], [1, 0]])
+
+
+def test_index_over_a_pipeline_of_clips(clips):
+    X, y = clips
+    pipe = pipeline().fit(X[:40], y[:40])
+    index = SimilarityIndex(pipe, n_neighbors=3).fit(X[40:], ids=np.arange(100, 120))
+    assert_array_equal(index.ids_, np.arange(100, 120))
+    assert_allclose(np.linalg.norm(index.embeddings_, axis=1), 1, rtol=1e-6)
+    _, found = index.kneighbors(X[40:42])
+    assert found[:, 0].tolist() == [100, 101]  # an item's nearest neighbour is itself
+    _, rec = index.recommend([100, 101])
+    assert not set(rec.tolist()) & {100, 101}
+
+
+# -- the embedder -----------------------------------------------------------------------------
+@pytest.mark.parametrize("objective", ["normsoftmax", "supcon"])
+def test_embeddings_are_unit_norm_and_deterministic(clips, objective):
+    X, y = clips
+    pipe = pipeline(objective=objective).fit(X, y)
+    E = pipe.transform(X)
+    assert E.shape == (len(X), 8) and E.dtype == np.float32
+    assert_allclose(np.linalg.norm(E, axis=1), 1, rtol=1e-5)
+    assert_array_equal(E, pipe.transform(X))  # evaluation mode, no augmentation
+    assert_array_equal(E, pipeline(objective=objective).fit(X, y).transform(X))  # seeded
+    assert pipe[-1].classes_.tolist() == ["high", "low", "mid"]
+    assert 0 <= pipe.score(X, y) <= 1
+    assert pipe[-1].get_feature_names_out().tolist() == [f"crnn_emb{i}" for i in range(8)]
+    assert not hasattr(pipe[-1], "predict") and not hasattr(pipe[-1], "predict_proba")
+
+
+def test_augmented_embeddings_still_deterministic_at_predict_time(clips):
+    X, y = clips
+    pipe = pipeline(freq_mask=3, time_mask=2, time_shift=2, mixup=0.2).fit(X, y)
+    assert_array_equal(pipe.transform(X), pipe.transform(X))
+
+
+def test_embedder_learns_to_group_labels(clips):
+    X, y = clips
+    pipe = pipeline(max_epochs=15, lr=3e-3).fit(X[:45], y[:45])
+    emb = pipe.transform(X[45:])
+    # Three balanced labels: random embeddings give a precision@5 near 1/3.
+    assert precision_at_k(y[45:], emb, k=5) > 0.6
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(objective="triplet"), ValueError, "objective must be one of"),
+        (dict(objective="supcon", mixup=0.2), ValueError, "mixup=0.2 needs objective"),
+        (dict(embedding_dim=1), ValueError, "embedding_dim must be an int >= 2"),
+        (dict(temperature=0), ValueError, "temperature must be a finite number > 0"),
+    ],
+)
+def test_bad_parameters(clips, params, error, match):
+    X, y = clips
+    with pytest.raises(error, match=match):
+        pipeline(**params).fit(X, y)
+
+
+def test_bad_targets(clips):
+    X, y = clips
+    with pytest.raises(ValueError, match="at least 2 labels"):
+        pipeline().fit(X, np.full(len(X), "low"))
+    with pytest.raises(ValueError, match="needs 1-D labels"):
+        pipeline().fit(X, np.c_[y == "low", y == "mid"].astype(int))
+
+
+def test_grid_search_with_a_retrieval_scorer_and_joblib(clips, tmp_path):
+    X, y = clips
+    search = GridSearchCV(pipeline(), {"crnnembedder__embedding_dim": [4, 8]}, cv=2,
+                          scoring=retrieval_scorer("precision", k=5))
+    search.fit(X, y)
+    assert search.best_params_["crnnembedder__embedding_dim"] in (4, 8)
+    assert 0 <= search.best_score_ <= 1
+    path = tmp_path / "embedder.joblib"
+    joblib.dump(search.best_estimator_, path)
+    expected = search.best_estimator_.transform(X[:5])
+    np.save(tmp_path / "X.npy", X[:5])
+    code = (
+        "import joblib, numpy as np, sys; "
+        f"e = joblib.load({str(path)!r}).transform(np.load({str(tmp_path / 'X.npy')!r})); "
+        f"np.save({str(tmp_path / 'out.npy')!r}, e)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert_array_equal(np.load(tmp_path / "out.npy"), expected)
+    assert 0 <= retrieval_scorer("map")(search.best_estimator_, X, y) <= 1
