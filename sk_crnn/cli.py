@@ -21,6 +21,8 @@ import time
 import warnings
 from pathlib import Path
 
+from .events import plain_label
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
@@ -204,8 +206,7 @@ def _load_pickle(path):
 def _load_model(path, allow_pickle=False):
     from sklearn.pipeline import Pipeline
 
-    from .detection import CRNNEventDetector
-    from .estimators import CRNNClassifier, CRNNRegressor
+    from ._base import SpectrogramNet
     from .io import AudioLoader
     from .persistence import ModelFileError, load, sniff
 
@@ -234,8 +235,7 @@ def _load_model(path, allow_pickle=False):
         raise UserError(f"{str(path)!r} is not an sk-crnn model file; create one with "
                         "'sk-crnn train' or 'sk-crnn demo'.")
     if not (isinstance(model, Pipeline) and isinstance(model.steps[0][1], AudioLoader)
-            and isinstance(model.steps[-1][1],
-                           (CRNNClassifier, CRNNRegressor, CRNNEventDetector))):
+            and isinstance(model.steps[-1][1], SpectrogramNet)):  # any sk_crnn estimator
         raise UserError(f"{str(path)!r} holds a {type(model).__name__}, not an sk-crnn model "
                         "(a Pipeline from AudioLoader to a CRNN estimator); create one with "
                         "'sk-crnn train' or 'sk-crnn demo'.")
@@ -399,6 +399,7 @@ def _train(args):
     from sklearn.pipeline import make_pipeline
 
     from .estimators import CRNNClassifier
+    from .retrieval import CRNNEmbedder
     from .transformers import MelSpectrogramTransformer
 
     say = _printer(args.quiet)
@@ -416,8 +417,11 @@ def _train(args):
         MelSpectrogramTransformer(sr=args.sr, n_mels=args.n_mels, n_fft=args.n_fft,
                                   hop_length=args.hop_length, device=args.device,
                                   progress_bar=not args.quiet),
-        CRNNClassifier(max_epochs=args.epochs, device=args.device,
-                       random_state=args.random_state, progress_bar=not args.quiet))
+        (CRNNEmbedder if args.task == "embed" else CRNNClassifier)(
+            max_epochs=args.epochs, device=args.device, random_state=args.random_state,
+            progress_bar=not args.quiet))
+    step = pipe.steps[-1][0]
+    metric = "precision@10" if args.task == "embed" else "accuracy"
     for name, value in params.items():
         _set_param(pipe, name, value)
     with _StopOnCtrlC() as stop:
@@ -427,19 +431,19 @@ def _train(args):
         if args.cv:
             cv = StratifiedKFold(args.cv, shuffle=True, random_state=args.random_state)
             scores = cross_val_score(pipe, waves, labels, cv=cv)
-            say(f"{args.cv}-fold cross-validated accuracy: {scores.mean():.3f} "
+            say(f"{args.cv}-fold cross-validated {metric}: {scores.mean():.3f} "
                 f"(+/- {scores.std():.3f})")
         else:
             tr, va = train_test_split(range(len(waves)), test_size=0.2, stratify=labels,
                                       random_state=args.random_state)
             pipe.fit([waves[i] for i in tr], labels[tr])
             score = pipe.score([waves[i] for i in va], labels[va])
-            say(f"Validation accuracy (20% held out): {score:.3f}")
+            say(f"Validation {metric} (20% held out): {score:.3f}")
         if not args.quiet:
-            pipe.set_params(crnnclassifier__verbose=1)
+            pipe.set_params(**{f"{step}__verbose": 1})
         say("Training the final model on all files...")
         pipe.fit(waves, labels)
-        pipe.set_params(crnnclassifier__verbose=0, crnnclassifier__progress_bar=False,
+        pipe.set_params(**{f"{step}__verbose": 0, f"{step}__progress_bar": False},
                         melspectrogramtransformer__progress_bar=False)
         note = _save_model(_model_pipeline(args.sr, pipe.steps), args.out, stop)
     say(f"Saved the model to {Path(args.out).resolve()}" + (f" ({note})." if note else ""))
@@ -477,7 +481,7 @@ def _predict(args):
                           f"{seen:.2f} s only; cut the file into pieces of that length to "
                           "detect events in all of it.", file=sys.stderr)
         rows = [{"path": path, "onset": round(onset, 3),
-                 "offset": round(min(offset, duration), 3), "label": _plain(label)}
+                 "offset": round(min(offset, duration), 3), "label": plain_label(label)}
                 for path, duration, events in zip(files, durations, features.predict(waves))
                 for onset, offset, label in events
                 if onset < duration]  # nothing from the zero padding after a short file
@@ -487,19 +491,34 @@ def _predict(args):
     rows = []
     proba = features.predict_proba(waves) if args.proba else None
     for i, path in enumerate(files):
-        row = {"path": path, "label": _plain(pred[i])}
+        row = {"path": path, "label": plain_label(pred[i])}
         if proba is not None:
-            row.update({f"p({_plain(c)})": round(float(p), 4)
+            row.update({f"p({plain_label(c)})": round(float(p), 4)
                         for c, p in zip(crnn.classes_, proba[i])})
         rows.append(row)
     _write_rows(rows, args.format)
     return 0 if len(rows) == len(np.atleast_1d(pred)) else 1
 
 
-def _plain(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
+def _similar(args):
+    from .retrieval import SimilarityIndex
+
+    model = _load_model(args.model, args.allow_pickle)
+    _check_positive(args.k, "-k")
+    if not hasattr(model, "transform"):
+        raise UserError(f"{args.model} holds a {type(model.steps[-1][1]).__name__}, which gives "
+                        "no embeddings; train one with 'sk-crnn train --task embed'.")
+    _show_progress(model, args.quiet)
+    catalogue, catalogue_files = _loader_audio(model, _collect_files([args.catalogue]), args)
+    queries, query_files = _loader_audio(model, _collect_files(args.queries), args)
+    index = SimilarityIndex(model[1:]).fit(catalogue, ids=catalogue_files)
+    distances, ids = index.kneighbors(queries, n_neighbors=min(args.k, len(catalogue_files)))
+    rows = [{"query": query, "rank": rank + 1, "path": str(path),
+             "similarity": round(1.0 - float(distance), 4)}
+            for query, row_ids, row_dist in zip(query_files, ids, distances)
+            for rank, (path, distance) in enumerate(zip(row_ids, row_dist))]
+    _write_rows(rows, args.format, keys=["query", "rank", "path", "similarity"])
+    return 0
 
 
 def _write_rows(rows, fmt, keys=None):
@@ -622,6 +641,10 @@ def build_parser():
     train = sub.add_parser("train", help="train on a folder with one sub-folder per class",
                            epilog=_MODEL_FILES)
     train.add_argument("data_dir")
+    train.add_argument("--task", choices=["classify", "embed"], default="classify",
+                       help="classify: a CRNNClassifier of the folder labels; embed: a "
+                            "CRNNEmbedder whose embeddings put clips of one label together "
+                            "(for 'sk-crnn similar')")
     train.add_argument("--out", required=True,
                        help="model file to write (.skcrnn; a .joblib suffix writes a pickle); "
                             "its folder must exist. An existing file is replaced only once "
@@ -661,6 +684,19 @@ def build_parser():
     _add_allow_pickle(evaluate)
     evaluate.add_argument("--quiet", action="store_true")
     evaluate.set_defaults(func=_evaluate)
+
+    similar = sub.add_parser("similar", help="the most similar files of a catalogue folder",
+                             epilog=_MODEL_FILES)
+    similar.add_argument("model", help="a model with embeddings ('sk-crnn train --task embed')")
+    similar.add_argument("queries", nargs="+", metavar="QUERY_FILE_OR_DIR")
+    similar.add_argument("--catalogue", required=True, metavar="DIR",
+                         help="folder of audio files to search (searched recursively)")
+    similar.add_argument("-k", type=int, default=10, help="neighbours per query")
+    similar.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_on_error(similar)
+    _add_allow_pickle(similar)
+    similar.add_argument("--quiet", action="store_true")
+    similar.set_defaults(func=_similar)
     return parser
 
 

@@ -86,8 +86,9 @@ def check_event_lists(y, *, n_frames=None, frame_rate=None, classes=None, name=N
 
 
 def plain_label(label):
-    """A numpy scalar label as the Python scalar it holds (other labels unchanged)."""
-    return label.item() if isinstance(label, np.generic) else label
+    """A numpy label as the Python value it holds: a scalar for a numpy scalar, a list for
+    an array (a multi-label row); other labels unchanged."""
+    return label.tolist() if isinstance(label, (np.generic, np.ndarray)) else label
 
 
 def _label_kind(label):

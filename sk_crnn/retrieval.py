@@ -148,7 +148,8 @@ class CRNNEmbedder(SpectrogramNet):
             else self.classes_
         if len(classes) < 2:
             raise ValueError(f"{type(self).__name__} needs clips of at least 2 labels to learn "
-                             f"what tells them apart; got only {classes.tolist()}.")
+                             "what tells them apart, but the data contains only one class: "
+                             f"{classes.tolist()[0]!r}.")
         return encode_labels(y, classes), {"classes_inferred_": classes,
                                            "n_outputs_": len(classes)}
 

@@ -156,3 +156,34 @@ def test_grid_search_with_a_retrieval_scorer_and_joblib(clips, tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True)
     assert_array_equal(np.load(tmp_path / "out.npy"), expected)
     assert 0 <= retrieval_scorer("map")(search.best_estimator_, X, y) <= 1
+
+
+def test_cli_trains_an_embedder_and_finds_similar_files(tmp_path):
+    import soundfile as sf
+
+    from sk_crnn.cli import main
+
+    X, y = make_tone_clips(24, sr=8000, duration=0.25, n_classes=2, random_state=0)
+    for i, (clip, label) in enumerate(zip(X, y)):
+        folder = tmp_path / "data" / ["low", "high"][label]
+        folder.mkdir(parents=True, exist_ok=True)
+        sf.write(folder / f"{i}.wav", clip, 8000)
+    model = tmp_path / "embedder.skcrnn"
+    assert main(["train", str(tmp_path / "data"), "--task", "embed", "--out", str(model),
+                 "--sr", "8000", "--n-fft", "256", "--hop-length", "128", "--n-mels", "16",
+                 "--epochs", "2", "--param", "crnnembedder__module__conv_channels=(4,)",
+                 "--quiet"]) == 0
+    query = tmp_path / "data" / "low" / "0.wav"
+    out = tmp_path / "similar.json"
+    import contextlib
+    import io
+    import json
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["similar", str(model), str(query), "--catalogue", str(tmp_path / "data"),
+                     "-k", "3", "--format", "json", "--quiet"]) == 0
+    rows = json.loads(buffer.getvalue())
+    out.write_text(buffer.getvalue())
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    assert rows[0]["path"] == str(query) and rows[0]["similarity"] == pytest.approx(1, abs=1e-4)
