@@ -24,6 +24,7 @@ from skorch.exceptions import DeviceWarning
 from sk_crnn import (
     AudioLoader,
     CRNNClassifier,
+    CRNNEmbedder,
     CRNNEventDetector,
     CRNNRegressor,
     MelSpectrogramTransformer,
@@ -54,6 +55,10 @@ class RowsCRNNClassifier(_ReadRowsAsSpectrograms, CRNNClassifier):
 
 
 class RowsCRNNRegressor(_ReadRowsAsSpectrograms, CRNNRegressor):
+    pass
+
+
+class RowsCRNNEmbedder(_ReadRowsAsSpectrograms, CRNNEmbedder):
     pass
 
 
@@ -220,6 +225,8 @@ def expected_failed_checks(estimator):
         RowsCRNNClassifier(**_SMALL),
         RowsCRNNRegressor(**_SMALL),
         RowsCRNNEventDetector(frame_rate=1.0, **_SMALL),
+        CRNNEmbedder(**_SMALL),
+        RowsCRNNEmbedder(**_SMALL),
         AudioLoader(sr=8000),
         RowsAudioLoader(sr=8000),
     ],
