@@ -9,6 +9,7 @@ its ``predict``/``score``.
 
 import contextlib
 import inspect
+import warnings
 
 import numpy as np
 import torch
@@ -252,7 +253,8 @@ class SpectrogramNet(NeuralNet):
             with seeded(seed_from_random_state(self.random_state), device):
                 yield
         finally:
-            for attr in ("_fit_device", "_augment", "_grad_scaler"):
+            for attr in ("_fit_device", "_augment", "_grad_scaler", "_loss_warned",
+                         "_epoch_losses"):
                 self.__dict__.pop(attr, None)
 
     def _batch_augment(self):
@@ -383,6 +385,25 @@ class SpectrogramNet(NeuralNet):
         else:
             step = super().train_step(batch, **fit_params)
         return check_finite_loss(self, step)
+
+    def on_epoch_end(self, net, **kwargs):
+        """Warn once per fit when the training loss climbs by orders of magnitude (100 times
+        its lowest epoch so far) while staying finite: training is diverging."""
+        super().on_epoch_end(net, **kwargs)
+        batches = self.history[-1]["batches"]  # the epoch's train_loss is logged after this
+        if not batches or "train_loss" not in batches[0]:
+            return
+        self._epoch_losses = [*getattr(self, "_epoch_losses", []),
+                              float(np.mean([b["train_loss"] for b in batches]))]
+        losses = self._epoch_losses
+        if len(losses) >= 2 and losses[-1] > 100 * min(losses) > 0 and not getattr(
+                self, "_loss_warned", False):
+            self._loss_warned = True
+            warnings.warn(
+                f"{type(self).__name__}: the training loss climbed from {min(losses):.4g} to "
+                f"{losses[-1]:.4g} by epoch {len(self.history)}; training is diverging. Lower "
+                f"lr (currently {self.lr}) or check the input scaling and the targets.",
+                RuntimeWarning, stacklevel=2)
 
     # -- prediction ---------------------------------------------------------------------------
     embed = _embedding.embed

@@ -1,6 +1,8 @@
 """Training parameters of the CRNN estimators: validation split, early stopping, augmentation,
 class weights, learning-rate schedules, weight decay, precision, embeddings."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -421,3 +423,34 @@ def test_grid_search_over_training_params_in_a_pipeline():
     best = search.best_estimator_
     assert best.transform(X).shape == (len(X), best[-1].module_.embedding_dim)
     assert best[-1].get_feature_names_out()[0] == "crnn_emb0"
+
+
+class _ClimbingLoss(torch.nn.MSELoss):
+    """A finite loss that grows tenfold every epoch (8 clips, batch 8: one batch an epoch)."""
+
+    calls = 0
+
+    def forward(self, y_pred, y_true):
+        type(self).calls += 1
+        return y_pred.sum() * 0 + 10.0 ** type(self).calls
+
+
+def test_a_loss_climbing_by_orders_of_magnitude_warns_once(data):
+    X, _ = data
+    _ClimbingLoss.calls = 0
+    reg = CRNNRegressor(**{**TINY, "max_epochs": 5}, criterion=_ClimbingLoss)
+    with pytest.warns(RuntimeWarning, match=r"training loss climbed from 10 to 1e\+04 by epoch 4"
+                      ) as record:
+        reg.fit(X[:8], np.zeros(8, np.float32))
+    assert sum("climbed" in str(w.message) for w in record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a steady loss gives no warning
+        CRNNRegressor(**TINY).fit(X[:8], np.zeros(8, np.float32))
+
+
+@pytest.mark.parametrize("y", [[[1, 2], [2, 1]], [[0, 2], [2, 0]], [[-1, 1], [1, -1]]])
+def test_two_valued_2d_targets_other_than_0_1_are_refused(data, y):
+    X, _ = data
+    Y = np.resize(np.asarray(y), (len(X), 2))
+    with pytest.raises(ValueError, match="must hold only 0 and 1"):
+        CRNNClassifier(**TINY).fit(X, Y)
