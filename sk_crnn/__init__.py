@@ -6,6 +6,7 @@ from .io import AudioLoader, load_audio
 from .modules import CRNN
 from .persistence import load, save
 from .retrieval import CRNNEmbedder, SimilarityIndex
+from .transcription import CRNNTranscriber
 from .transformers import MelSpectrogramTransformer
 
 __version__ = "0.1.0"
@@ -17,6 +18,7 @@ __all__ = [
     "CRNNEmbedder",
     "CRNNEventDetector",
     "CRNNRegressor",
+    "CRNNTranscriber",
     "MelSpectrogramTransformer",
     "SimilarityIndex",
     "load",

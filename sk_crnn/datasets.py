@@ -462,3 +462,88 @@ def make_sound_scenes(n_scenes=100, *, duration=10.0, sr=16000, n_classes=3, max
         X[i] = np.clip(clip, -1, 1)
         all_events.append(sorted(events))
     return X, all_events
+
+
+def make_tone_phrases(n_samples=100, *, sr=8000, n_words=10, n_letters=8,
+                      words_per_phrase=(1, 4), letter_duration=0.06, noise=0.02,
+                      vocabulary=None, random_state=None):
+    """Spoken-like phrases of a toy language whose letters are tones, with transcripts.
+
+    Each letter of the alphabet ``a, b, c, ...`` is a short harmonic tone of its own pitch
+    (log-spaced between 250 Hz and ``0.3 * sr``) with a soft onset, so repeated letters stay
+    distinct; a word is a few letters in a row, and words are separated by 20-80 ms pauses,
+    over white noise. ``n_words`` words of 2-4 letters make up the vocabulary and each phrase
+    strings together some of them. Handy for examples and tests of
+    :class:`~sk_crnn.CRNNTranscriber`: words, characters and phrase lengths are all known.
+
+    Parameters
+    ----------
+    n_samples : int, default=100
+        Number of phrases.
+    sr : int, default=8000
+        Sample rate in Hz.
+    n_words : int, default=10
+        Size of the vocabulary (ignored when ``vocabulary`` is given).
+    n_letters : int, default=8
+        Size of the alphabet (at most 26).
+    words_per_phrase : (int, int), default=(1, 4)
+        Smallest and largest number of words per phrase.
+    letter_duration : float, default=0.06
+        Mean length of one letter in seconds (each varies by +-25 %).
+    noise : float, default=0.02
+        Standard deviation of the background noise (tones peak near 0.3).
+    vocabulary : list of str or None, default=None
+        The words to use (made of the first ``n_letters`` letters); None draws ``n_words``
+        distinct words from ``random_state``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the generator.
+
+    Returns
+    -------
+    X : list of ndarray
+        Float32 waveforms in [-1, 1] of different lengths.
+    y : ndarray of str, shape (n_samples,)
+        Transcripts: words joined by single spaces.
+
+    Examples
+    --------
+    >>> from sk_crnn.datasets import make_tone_phrases
+    >>> X, y = make_tone_phrases(3, n_words=4, random_state=0)
+    >>> len(X), y.tolist()
+    (3, ['dd', 'dd dd dfc hg', 'dfc dd dfc dfc'])
+    """
+    check_scalar(n_samples, "n_samples", "int", low=1)
+    check_scalar(sr, "sr", "int", low=1000)
+    check_scalar(n_letters, "n_letters", "int", low=2, high=26)
+    check_scalar(letter_duration, "letter_duration", "real", low=0, low_inclusive=False)
+    check_scalar(noise, "noise", "real", low=0)
+    low, high = words_per_phrase
+    check_scalar(low, "words_per_phrase[0]", "int", low=1)
+    check_scalar(high, "words_per_phrase[1]", "int", low=low)
+    rng = check_random_state(random_state)
+    letters = "abcdefghijklmnopqrstuvwxyz"[:n_letters]
+    if vocabulary is None:
+        check_scalar(n_words, "n_words", "int", low=1)
+        words = set()
+        while len(words) < n_words:
+            words.add("".join(rng.choice(list(letters), size=rng.randint(2, 5))))
+        vocabulary = sorted(words)
+    pitch = dict(zip(letters, np.geomspace(250.0, 0.3 * sr, n_letters)))
+    X, y = [], []
+    for _ in range(n_samples):
+        n_in_phrase = rng.randint(low, high + 1)
+        phrase = [vocabulary[k] for k in rng.randint(0, len(vocabulary), n_in_phrase)]
+        parts = [np.zeros(int(rng.uniform(0.05, 0.15) * sr))]
+        for w, word in enumerate(phrase):
+            if w:
+                parts.append(np.zeros(int(rng.uniform(0.02, 0.08) * sr)))
+            for letter in word:
+                n = max(8, int(letter_duration * rng.uniform(0.75, 1.25) * sr))
+                t = np.arange(n) / sr
+                tone = _harmonic_note(rng, t, pitch[letter] * rng.uniform(0.98, 1.02), sr, 3)
+                parts.append(0.3 * tone / (np.abs(tone).max() + 1e-9) * _ramp_envelope(n, sr))
+        parts.append(np.zeros(int(rng.uniform(0.05, 0.15) * sr)))
+        clip = np.concatenate(parts)
+        X.append(np.clip(clip + noise * rng.standard_normal(len(clip)), -1, 1).astype(np.float32))
+        y.append(" ".join(phrase))
+    return X, np.array(y)

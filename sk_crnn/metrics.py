@@ -162,3 +162,91 @@ def segment_f1(y_true, y_pred, *, time_resolution=1.0, average="micro"):
     metrics = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels,
                                                        time_resolution=time_resolution)
     return _f1(metrics, pairs, average)
+
+
+# -- speech recognition --------------------------------------------------------------------------
+def _transcript_pairs(y_true, y_pred):
+    y_true, y_pred = list(y_true), list(y_pred)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true and y_pred must hold one transcript per clip; got "
+                         f"{len(y_true)} and {len(y_pred)}.")
+    for name, texts in (("y_true", y_true), ("y_pred", y_pred)):
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"{name}[{i}] is {text!r} of type {type(text).__name__}; "
+                                "transcripts must be str.")
+    if not any(t.split() for t in y_true):
+        raise ValueError("Every reference transcript in y_true is empty, so the error rate "
+                         "(errors per reference word or character) is undefined.")
+    return [" ".join(t.split()) for t in y_true], [" ".join(t.split()) for t in y_pred]
+
+
+def word_error_rate(y_true, y_pred):
+    """Word error rate over a corpus, computed by ``jiwer``.
+
+    The substitutions, deletions and insertions of the best word alignment of every clip,
+    summed over all clips and divided by the number of reference words. Words are split at
+    whitespace and compared as given (case included); normalise both sides first if you want
+    otherwise (``jiwer.transforms``).
+
+    Parameters
+    ----------
+    y_true : sequence of str
+        Reference transcripts, one per clip; some may be empty (their predicted words are
+        insertions), not all.
+    y_pred : sequence of str
+        Predicted transcripts (e.g. ``CRNNTranscriber.predict``).
+
+    Returns
+    -------
+    wer : float
+        0 for perfect transcripts; it exceeds 1 when there are many insertions.
+
+    Examples
+    --------
+    >>> from sk_crnn.metrics import word_error_rate
+    >>> word_error_rate(["up left stop", "go"], ["up stop", "go go"])  # 1 deletion, 1 insertion
+    0.5
+    """
+    import jiwer
+
+    return float(jiwer.wer(*_transcript_pairs(y_true, y_pred)))
+
+
+def char_error_rate(y_true, y_pred):
+    """Character error rate over a corpus, computed by ``jiwer``: character edits (spaces
+    included) per reference character.
+
+    Parameters
+    ----------
+    y_true : sequence of str
+        Reference transcripts; some may be empty, not all.
+    y_pred : sequence of str
+        Predicted transcripts.
+
+    Returns
+    -------
+    cer : float
+
+    Examples
+    --------
+    >>> from sk_crnn.metrics import char_error_rate
+    >>> char_error_rate(["up left"], ["up lift"])
+    0.14285714285714285
+    """
+    import jiwer
+
+    return float(jiwer.cer(*_transcript_pairs(y_true, y_pred)))
+
+
+def _neg_error_rate_scorer(metric):
+    from sklearn.metrics import make_scorer
+
+    return make_scorer(metric, greater_is_better=False)
+
+
+#: ``GridSearchCV(scoring=neg_word_error_rate_scorer)``: minus the corpus WER of each fold
+#: (higher is better, as scikit-learn's scorers; ``best_score_`` is ``-WER``).
+neg_word_error_rate_scorer = _neg_error_rate_scorer(word_error_rate)
+#: The same for the character error rate.
+neg_char_error_rate_scorer = _neg_error_rate_scorer(char_error_rate)

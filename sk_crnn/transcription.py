@@ -1,0 +1,338 @@
+"""Speech recognition: a CRNN trained with the CTC loss turns spectrograms into transcripts."""
+
+import numpy as np
+import torch
+from sklearn.utils import check_consistent_length
+from skorch.callbacks import GradientNormClipping
+from skorch.dataset import unpack_data
+
+from . import ctc
+from ._base import SpectrogramNet
+from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
+from ._validation import Options, Rule, accepted_kwargs
+from .modules import SequenceCRNN
+
+__all__ = ["CRNNTranscriber"]
+
+_NO_MIXUP = ("Mixing two clips gives the audio of two transcripts at once, which no single "
+             "transcript describes; CRNNTranscriber supports freq_mask and time_mask.")
+_NO_SHIFT = ("A circular time shift moves the end of an utterance before its start, so the "
+             "transcript no longer matches; CRNNTranscriber supports freq_mask and time_mask.")
+#: Logits of a step after a clip's end: the blank, certainly.
+_PAD_LOGIT = -1e4
+
+
+def _check_vocabulary(value, name):
+    if value is None:
+        return
+    if isinstance(value, str) or not all(isinstance(t, str) and t and not t.isspace()
+                                         or t == " " for t in value):
+        raise ValueError(f"{name} must be None or a list of non-empty str tokens (words, or "
+                         f"characters and ' '); got {value!r}.")
+    if len(set(value)) != len(list(value)):
+        raise ValueError(f"{name} must not hold duplicates; got {value!r}.")
+
+
+def _as_transcripts(y):
+    transcripts = []
+    for i, text in enumerate(y):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"y[{i}] is {text!r} of type {type(text).__name__}, but transcripts must be "
+                "str; a missing transcript (NaN/None from a table) needs fixing in the data, "
+                "and a clip without speech takes the empty transcript ''.")
+        transcripts.append(ctc.normalize_transcript(text))
+    return transcripts
+
+
+class _TrimmedBatches:
+    """The batches of a data loader with the frames after the longest clip of each batch
+    cut off (the true lengths are column 0 of the encoded targets)."""
+
+    def __init__(self, loader, min_frames):
+        self.loader, self.min_frames = loader, min_frames
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        for batch in self.loader:
+            Xi, yi = unpack_data(batch)
+            yield Xi[..., : max(int(yi[:, 0].max()), self.min_frames)], yi
+
+
+class CRNNTranscriber(SpectrogramNet):
+    __doc__ = f"""Speech recognition with a convolutional recurrent network and the CTC loss.
+
+    ``fit`` takes spectrograms (for example from ``MelSpectrogramTransformer``, so that a
+    Pipeline fits on raw waveforms of any lengths) and their transcripts (str), with no
+    alignment: the network (:class:`~sk_crnn.modules.SequenceCRNN`: conv blocks that halve
+    the frame rate, a 2-layer bidirectional GRU, a linear layer per step) gives token
+    posteriors per output step and is trained with ``torch.nn.CTCLoss``, as in DeepSpeech 2.
+    ``predict`` decodes the most probable token of each step (repeats merged, blanks
+    dropped); ``score`` is ``1 - WER``.
+
+    Clips shorter than the fitted length are zero-padded by the transformer; their true
+    length is the frames before the run of identical trailing frames that zero padding
+    gives (:func:`sk_crnn.ctc.frame_lengths`). The loss reads only those frames and each
+    training batch is cut after its longest clip; prediction runs at the fitted length (so a
+    clip's transcript does not depend on the clips batched with it) and the steps after a
+    clip's end are the blank in ``predict_proba``.
+
+    Parameters
+    ----------{module_doc("SequenceCRNN").rstrip()}{COMMON_PARAMS_DOC.rstrip()}
+        Here ``mixup`` and ``time_shift`` must stay 0: they break the match between a clip
+        and its transcript.
+    criterion : torch loss class, default=torch.nn.CTCLoss
+        The loss; it is given ``blank=0`` and ``zero_infinity=True``.
+    tokens : {{"auto", "words", "chars"}}, default="auto"
+        What the network spells: ``"words"`` (one output per distinct word: commands,
+        digit strings, any small closed vocabulary), ``"chars"`` (characters and the space:
+        open vocabulary, transcripts with words unseen in training). ``"auto"`` picks words
+        when the training transcripts hold at most {ctc.AUTO_MAX_WORDS} distinct words, each
+        seen at least {ctc.AUTO_MIN_COUNT} times, and characters otherwise (measured, see the
+        speech recognition guide). Transcripts are split at whitespace (runs of spaces count
+        as one) and kept as given otherwise (case included).
+    vocabulary : list of str or None, default=None
+        The tokens (words, or characters) and their order; None takes the sorted distinct
+        tokens of the training transcripts. Set it when a later ``partial_fit`` may bring new
+        tokens; a training transcript with a token outside it is an error.
+    callbacks__gradient_clipping__gradient_clip_value : float, default=5.0
+        The gradient norm is clipped to this value (a default callback,
+        ``skorch.callbacks.GradientNormClipping``), as CTC training usually is.
+
+    Attributes
+    ----------
+    tokens_ : {{"words", "chars"}}
+        The token kind used (``tokens``, with ``"auto"`` resolved).
+    vocabulary_ : ndarray of str objects, shape (n_outputs,)
+        The output tokens; index 0 is the CTC blank, ``""``.
+    n_outputs_ : int
+        Number of outputs per step, the blank included.{COMMON_ATTRS_DOC.rstrip()}
+
+    See Also
+    --------
+    sk_crnn.metrics.word_error_rate : The score.
+    sk_crnn.CRNNClassifier : One label per clip.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_crnn import CRNNTranscriber
+    >>> X = np.random.RandomState(0).randn(8, 16, 40).astype("float32")
+    >>> y = ["up", "down up", "go", "stop go", "up", "down", "go go", "stop"]
+    >>> asr = CRNNTranscriber(max_epochs=2, module__conv_channels=(4,), module__rnn_hidden=4,
+    ...                       random_state=0).fit(X, y)
+    >>> asr.tokens_, asr.vocabulary_.tolist()
+    ('chars', ['', ' ', 'd', 'g', 'n', 'o', 'p', 's', 't', 'u', 'w'])
+    >>> asr.predict_proba(X).shape  # 20 steps: time pooled by 2
+    (8, 20, 11)
+    >>> len(asr.predict(X))
+    8
+    """
+
+    _parameter_constraints = {
+        **SpectrogramNet._parameter_constraints,
+        "tokens": Options(*ctc.TOKENS),
+        "vocabulary": Rule(_check_vocabulary),
+        "mixup": (Options(0), _NO_MIXUP),
+        "time_shift": (Options(0), _NO_SHIFT),
+    }
+    _embeds = False
+
+    def __init__(self, *, module=SequenceCRNN, criterion=torch.nn.CTCLoss, tokens="auto",
+                 vocabulary=None, **kwargs):
+        super().__init__(module, criterion=criterion, **kwargs)
+        self.tokens = tokens
+        self.vocabulary = vocabulary
+
+    @property
+    def _default_callbacks(self):
+        clip = ("gradient_clipping", GradientNormClipping(gradient_clip_value=5.0))
+        callbacks = list(super()._default_callbacks)
+        at = next(i for i, (name, _) in enumerate(callbacks) if name == "print_log")
+        return callbacks[:at] + [clip] + callbacks[at:]
+
+    # -- targets ------------------------------------------------------------------------------
+    def _check_targets(self, y, X, *, reset, classes=None):
+        transcripts = _as_transcripts(y)
+        if reset:
+            tokens = self.tokens if self.tokens != "auto" else ctc.choose_tokens(transcripts)
+            if self.vocabulary is not None:
+                vocabulary = np.array([ctc.BLANK, *self.vocabulary], dtype=object)
+            else:
+                if not any(transcripts):
+                    raise ValueError(
+                        f"Every one of the {len(transcripts)} transcripts in y is empty, so "
+                        "there is nothing to learn; pass the transcripts of the clips.")
+                vocabulary = ctc.vocabulary_of(transcripts, tokens)
+        else:
+            tokens, vocabulary = self.tokens_, self.vocabulary_
+        encoded, unknown = ctc.encode_transcripts(transcripts, vocabulary, tokens)
+        if unknown:
+            self._unknown_tokens(unknown, transcripts, vocabulary, reset)
+        lengths = ctc.frame_lengths(X)
+        module = self._shape_probe(n_mels=X.shape[-2], n_outputs=len(vocabulary), reset=reset)
+        self._check_lengths(encoded, lengths, transcripts, tokens, module)
+        y_encoded = np.concatenate([lengths[:, None], encoded], axis=1)
+        return y_encoded, {"tokens_": tokens, "vocabulary_": vocabulary,
+                           "n_outputs_": len(vocabulary)}
+
+    def _unknown_tokens(self, unknown, transcripts, vocabulary, reset):
+        tok, i = next(iter(unknown.items()))
+        where = ("the vocabulary parameter" if reset else "vocabulary_ (fixed in the first fit "
+                 "or partial_fit)")
+        raise ValueError(
+            f"y holds {len(unknown)} token(s) not in {where}: {sorted(unknown)[:5]}; the first, "
+            f"{tok!r}, is in transcript {i} ({transcripts[i]!r}). The network has no output for "
+            f"them: pass vocabulary= with every token (now {list(vocabulary[1:])[:10]}...) "
+            "before the first fit.")
+
+    def _shape_probe(self, *, n_mels, n_outputs, reset):
+        """The fitted module, or (in the first fit) one built as ``initialize_module`` will,
+        outside torch's RNG, to count its output steps."""
+        if not reset and hasattr(self, "module_"):
+            return self.module_
+        if isinstance(self.module, torch.nn.Module):
+            return self.module
+        inferred = {"n_mels": n_mels, "n_outputs": n_outputs}
+        kwargs = {**accepted_kwargs(self.module, inferred), **self.get_params_for("module")}
+        with torch.random.fork_rng(devices=[]):
+            return self.module(**kwargs)
+
+    @staticmethod
+    def _output_steps(module, frames):
+        length = getattr(module, "output_length", None)
+        return length(frames) if callable(length) else frames
+
+    def _check_lengths(self, encoded, lengths, transcripts, tokens, module):
+        steps = np.asarray(self._output_steps(module, lengths))
+        needed = ctc.needed_steps(encoded)
+        short = np.flatnonzero(needed > steps)
+        if not len(short):
+            return
+        i = short[0]
+        frames = int(lengths[i]) + 1
+        while self._output_steps(module, frames) < needed[i]:
+            frames += 1
+        pools = getattr(getattr(module, "crnn", module), "time_pool", None)
+        raise ValueError(
+            f"{len(short)} transcript(s) are too long for the network's output frames. "
+            f"Transcript {i} ({transcripts[i]!r}) has {(encoded[i] > 0).sum()} {tokens} and "
+            f"needs {needed[i]} output frames (CTC puts a blank between repeated tokens), but "
+            f"its clip has {lengths[i]} frames, which give {steps[i]} output frames after "
+            f"the time pooling (time_pool={pools}); it needs at least {frames} input frames. "
+            "Use a smaller hop_length in the MelSpectrogramTransformer, less time pooling "
+            "(module__time_pool=1)" + (", or tokens='words'." if tokens == "chars" else "."))
+
+    def _criterion_and_kwargs(self):
+        """CTC with the blank at index 0 and ``zero_infinity=True``."""
+        kwargs = self.get_params_for("criterion")
+        if kwargs.get("blank", 0) != 0:
+            raise ValueError(f"criterion__blank={kwargs['blank']!r}: the blank is index 0 of "
+                             "vocabulary_; remove criterion__blank.")
+        if self.criterion is torch.nn.CTCLoss:
+            kwargs = {"blank": 0, "zero_infinity": True, **kwargs}
+        return self.criterion, kwargs
+
+    # -- training -----------------------------------------------------------------------------
+    def get_iterator(self, dataset, training=False):
+        """skorch's data loader; batches with encoded targets (training and validation) are
+        cut after the true length of their longest clip."""
+        loader = super().get_iterator(dataset, training=training)
+        inner = dataset
+        while isinstance(inner, torch.utils.data.Subset):  # a validation split
+            inner = inner.dataset
+        if getattr(inner, "y", None) is None:  # prediction: evaluation_step cuts the batches
+            return loader
+        return _TrimmedBatches(loader, self._min_frames())
+
+    def _min_frames(self):
+        crnn = getattr(getattr(self, "module_", None), "crnn", None)
+        return getattr(crnn, "min_frames", 1)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """CTC loss of the per-step logits ``y_pred`` (batch, steps, tokens) against the
+        encoded targets (column 0: true frame lengths; then token indices padded with 0)."""
+        y_true = torch.as_tensor(y_true, device=y_pred.device)
+        frames, targets = y_true[:, 0], y_true[:, 1:]
+        steps = torch.as_tensor(self._output_steps(self.module_, frames)).clamp(
+            1, y_pred.shape[1])
+        log_probs = torch.log_softmax(y_pred.float(), dim=-1).transpose(0, 1)
+        return self.criterion_(log_probs, targets, steps, (targets > 0).sum(dim=1))
+
+    # -- prediction ---------------------------------------------------------------------------
+    def evaluation_step(self, batch, training=False):
+        """skorch's forward pass of a batch (at the fitted length: each clip's outputs do not
+        depend on the others of its batch), with the steps after each clip's end set to a
+        certain blank: the loss never trained them."""
+        out = super().evaluation_step(batch, training=training)
+        Xi, _ = unpack_data(batch)
+        x = Xi.detach().cpu().numpy() if isinstance(Xi, torch.Tensor) else np.asarray(Xi)
+        steps = torch.as_tensor(self._output_steps(self.module_, ctc.frame_lengths(x)),
+                                device=out.device)
+        after = torch.arange(out.shape[1], device=out.device)[None, :] >= steps[:, None]
+        blank = torch.full_like(out[0, 0], _PAD_LOGIT)
+        blank[0] = 0.0
+        return torch.where(after[:, :, None], blank, out)
+
+    def _get_predict_nonlinearity(self):
+        if self.predict_nonlinearity == "auto":
+            return lambda logits: torch.softmax(logits, dim=-1)
+        return super()._get_predict_nonlinearity()
+
+    @shared_docs
+    def predict_proba(self, X):
+        """Token posteriors per output step.
+
+        {X_fitted}
+        proba : ndarray of shape (n_clips, n_steps, n_outputs)
+            Columns follow ``vocabulary_`` (column 0 is the blank); every row sums to 1.
+            ``n_steps`` is the number of frames after the time pooling (half the input
+            frames by default); steps after the end of a zero-padded clip are the blank.
+        """
+        return super().predict_proba(X)
+
+    @shared_docs
+    def predict(self, X):
+        """Transcripts, by greedy (best path) decoding.
+
+        {X_fitted}
+        transcripts : ndarray of str objects, shape (n_clips,)
+            Words joined by single spaces (``tokens_="words"``) or the characters spelled.
+        """
+        sequences = ctc.decode_greedy(self.predict_proba(X))
+        sep = " " if self.tokens_ == "words" else ""
+        out = np.empty(len(sequences), dtype=object)
+        out[:] = [ctc.normalize_transcript(sep.join(self.vocabulary_[s])) for s in sequences]
+        return out
+
+    @shared_docs
+    def score(self, X, y, sample_weight=None):
+        """``1 - WER``: one minus the word error rate over all clips (it can go below 0).
+
+        {X_fitted}
+        y : sequence of str
+            Reference transcripts.
+        sample_weight : None
+            Not supported.
+
+        Returns
+        -------
+        score : float
+            ``1 - word_error_rate(y, predict(X))``; words of ``y`` unseen in fit count as
+            errors.
+        """
+        from .metrics import word_error_rate
+
+        if sample_weight is not None:
+            raise ValueError(f"{type(self).__name__}.score does not support sample_weight.")
+        X = self._check_predict_X(X)
+        check_consistent_length(X, y)
+        return 1.0 - word_error_rate(_as_transcripts(y), self.predict(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.one_d_labels = True
+        tags.input_tags.string = False
+        return tags
