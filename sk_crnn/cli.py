@@ -1,7 +1,8 @@
 """The ``sk-crnn`` command line (also ``python -m sk_crnn``).
 
 ``demo`` trains on generated audio; ``train``, ``predict`` and ``evaluate`` work on audio files
-(one sub-folder per class for training and evaluation). A saved model is a fitted scikit-learn
+(one sub-folder per class for training and evaluation; for speech recognition, ``train --task
+transcribe`` reads a CSV/TSV manifest of paths and transcripts). A saved model is a fitted scikit-learn
 Pipeline ``AudioLoader -> MelSpectrogramTransformer -> CRNNClassifier`` (or a
 ``CRNNEventDetector``, for which ``predict`` prints one row per detected event), written with
 :func:`sk_crnn.save` (``.skcrnn``: data only, no code). A joblib/pickle model file is read only
@@ -337,6 +338,23 @@ def _load_folder(root, sr, args):
     return bunch, waves, labels
 
 
+def _load_manifest(manifest, sr, args):
+    """Waveforms and transcripts of the files a transcript manifest lists (see
+    :func:`sk_crnn.transcription.read_manifest`)."""
+    from .transcription import read_manifest
+
+    if Path(manifest).is_dir():
+        raise UserError(f"--task transcribe reads a manifest file, but {str(manifest)!r} is a "
+                        "folder; pass the CSV/TSV file with the columns path and transcript.")
+    try:
+        paths, transcripts = read_manifest(manifest)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    waves, kept = _read_audio(paths, args, sr=sr)
+    kept = set(kept)
+    return waves, [t for p, t in zip(paths, transcripts) if p in kept]
+
+
 # -- commands -----------------------------------------------------------------------------------
 def _demo(args):
     import numpy as np
@@ -395,14 +413,22 @@ def _demo(args):
 
 
 def _train(args):
-    from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+    import numpy as np
+    from sklearn.model_selection import (
+        KFold,
+        StratifiedKFold,
+        cross_val_score,
+        train_test_split,
+    )
     from sklearn.pipeline import make_pipeline
 
     from .estimators import CRNNClassifier
     from .retrieval import CRNNEmbedder
+    from .transcription import CRNNTranscriber
     from .transformers import MelSpectrogramTransformer
 
     say = _printer(args.quiet)
+    transcribe = args.task == "transcribe"
     _check_sr(args.sr)
     _check_positive(args.epochs, "--epochs")
     for value, option in [(args.n_mels, "--n-mels"), (args.n_fft, "--n-fft"),
@@ -416,25 +442,33 @@ def _train(args):
     pipe = make_pipeline(
         MelSpectrogramTransformer(sr=args.sr, n_mels=args.n_mels, n_fft=args.n_fft,
                                   hop_length=args.hop_length, device=args.device,
-                                  progress_bar=not args.quiet),
-        (CRNNEmbedder if args.task == "embed" else CRNNClassifier)(
+                                  progress_bar=not args.quiet,
+                                  normalize="band" if transcribe else None),
+        {"embed": CRNNEmbedder, "transcribe": CRNNTranscriber}.get(args.task, CRNNClassifier)(
             max_epochs=args.epochs, device=args.device, random_state=args.random_state,
             progress_bar=not args.quiet))
     step = pipe.steps[-1][0]
-    metric = "precision@10" if args.task == "embed" else "accuracy"
+    metric = {"embed": "precision@10", "transcribe": "1 - WER"}.get(args.task, "accuracy")
     for name, value in params.items():
         _set_param(pipe, name, value)
     with _StopOnCtrlC() as stop:
-        bunch, waves, labels = _load_folder(args.data_dir, args.sr, args)
-        say(f"Loaded {len(waves)} files in {len(bunch.target_names)} classes from "
-            f"{args.data_dir}.")
+        if transcribe:
+            waves, labels = _load_manifest(args.data_dir, args.sr, args)
+            labels = np.asarray(labels, dtype=object)
+            say(f"Loaded {len(waves)} files with transcripts from {args.data_dir}.")
+        else:
+            bunch, waves, labels = _load_folder(args.data_dir, args.sr, args)
+            say(f"Loaded {len(waves)} files in {len(bunch.target_names)} classes from "
+                f"{args.data_dir}.")
         if args.cv:
-            cv = StratifiedKFold(args.cv, shuffle=True, random_state=args.random_state)
+            cv = (KFold if transcribe else StratifiedKFold)(
+                args.cv, shuffle=True, random_state=args.random_state)
             scores = cross_val_score(pipe, waves, labels, cv=cv)
             say(f"{args.cv}-fold cross-validated {metric}: {scores.mean():.3f} "
                 f"(+/- {scores.std():.3f})")
         else:
-            tr, va = train_test_split(range(len(waves)), test_size=0.2, stratify=labels,
+            tr, va = train_test_split(range(len(waves)), test_size=0.2,
+                                      stratify=None if transcribe else labels,
                                       random_state=args.random_state)
             pipe.fit([waves[i] for i in tr], labels[tr])
             score = pipe.score([waves[i] for i in va], labels[va])
@@ -454,6 +488,7 @@ def _predict(args):
     import numpy as np
 
     from .detection import CRNNEventDetector
+    from .transcription import CRNNTranscriber
 
     model = _load_model(args.model, args.allow_pickle)
     files = _collect_files(args.inputs)
@@ -488,6 +523,10 @@ def _predict(args):
         _write_rows(rows, args.format, keys=["path", "onset", "offset", "label"])
         return 0
     pred = features.predict(waves)
+    if isinstance(crnn, CRNNTranscriber):  # one transcript per file
+        _write_rows([{"path": path, "transcript": text} for path, text in zip(files, pred)],
+                    args.format)
+        return 0
     rows = []
     proba = features.predict_proba(waves) if args.proba else None
     for i, path in enumerate(files):
@@ -640,11 +679,16 @@ def build_parser():
 
     train = sub.add_parser("train", help="train on a folder with one sub-folder per class",
                            epilog=_MODEL_FILES)
-    train.add_argument("data_dir")
-    train.add_argument("--task", choices=["classify", "embed"], default="classify",
+    train.add_argument("data_dir", help="a folder with one sub-folder of audio files per "
+                       "class, or with --task transcribe a transcript manifest (CSV/TSV)")
+    train.add_argument("--task", choices=["classify", "embed", "transcribe"],
+                       default="classify",
                        help="classify: a CRNNClassifier of the folder labels; embed: a "
                             "CRNNEmbedder whose embeddings put clips of one label together "
-                            "(for 'sk-crnn similar')")
+                            "(for 'sk-crnn similar'); transcribe: a CRNNTranscriber (speech "
+                            "recognition), DATA_DIR being then a manifest: a CSV/TSV file "
+                            "with a header naming the columns path and transcript (or "
+                            "sentence, as Common Voice's .tsv files)")
     train.add_argument("--out", required=True,
                        help="model file to write (.skcrnn; a .joblib suffix writes a pickle); "
                             "its folder must exist. An existing file is replaced only once "

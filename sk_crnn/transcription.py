@@ -1,5 +1,8 @@
 """Speech recognition: a CRNN trained with the CTC loss turns spectrograms into transcripts."""
 
+import csv
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.utils import check_consistent_length
@@ -12,7 +15,7 @@ from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
 from ._validation import Options, Rule, accepted_kwargs
 from .modules import SequenceCRNN
 
-__all__ = ["CRNNTranscriber"]
+__all__ = ["CRNNTranscriber", "read_manifest"]
 
 _NO_MIXUP = ("Mixing two clips gives the audio of two transcripts at once, which no single "
              "transcript describes; CRNNTranscriber supports freq_mask and time_mask.")
@@ -336,3 +339,60 @@ class CRNNTranscriber(SpectrogramNet):
         tags.target_tags.one_d_labels = True
         tags.input_tags.string = False
         return tags
+
+
+#: Column names of the transcript in a manifest (Common Voice names it "sentence").
+TRANSCRIPT_COLUMNS = ("transcript", "sentence", "text")
+
+
+def read_manifest(path):
+    """Audio paths and transcripts from a manifest file, as Common Voice ships them.
+
+    A CSV (``.csv``) or tab-separated (``.tsv``, as Common Voice's ``validated.tsv``) table
+    with a header row that names a ``path`` column and a transcript column (``transcript``,
+    ``sentence`` or ``text``); other columns are ignored. Relative paths are read from the
+    manifest's folder, or from its ``clips/`` sub-folder where Common Voice keeps them.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The manifest file.
+
+    Returns
+    -------
+    paths : list of str
+        The audio files, one per row.
+    transcripts : list of str
+        Their transcripts (may be empty strings, for clips without speech).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"manifest {str(path)!r} does not exist or is not a file; pass a "
+                         "CSV/TSV file with the columns path and transcript (or sentence).")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f, delimiter=delimiter))
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    text_col = next((c for c in TRANSCRIPT_COLUMNS if c in header), None)
+    if "path" not in header or text_col is None:
+        raise ValueError(
+            f"manifest {str(path)!r} needs a header row naming a 'path' column and a "
+            f"'transcript' (or 'sentence') column, {'tab' if delimiter == chr(9) else 'comma'}"
+            f"-separated; its first row is {rows[0] if rows else []!r}.")
+    i_path, i_text = header.index("path"), header.index(text_col)
+    paths, transcripts = [], []
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # blank line
+        if len(row) <= max(i_path, i_text):
+            raise ValueError(f"manifest {str(path)!r}, line {n}: {len(row)} column(s), but "
+                             f"the header names {len(header)}: {row!r}.")
+        audio = Path(row[i_path].strip())
+        if not audio.is_absolute():
+            audio = next((p for p in (path.parent / audio, path.parent / "clips" / audio)
+                          if p.exists()), path.parent / audio)
+        paths.append(str(audio))
+        transcripts.append(row[i_text])
+    if not paths:
+        raise ValueError(f"manifest {str(path)!r} lists no audio files.")
+    return paths, transcripts
