@@ -2,8 +2,8 @@
 
 ``demo`` trains on generated audio; ``train``, ``predict`` and ``evaluate`` work on audio files
 (one sub-folder per class for training and evaluation; for speech recognition, ``train --task
-transcribe`` reads a CSV/TSV manifest of paths and transcripts). A saved model is a fitted scikit-learn
-Pipeline ``AudioLoader -> MelSpectrogramTransformer -> CRNNClassifier`` (or a
+transcribe`` reads a CSV/TSV manifest of paths and transcripts). A saved model is a fitted
+scikit-learn Pipeline ``AudioLoader -> MelSpectrogramTransformer -> CRNNClassifier`` (or a
 ``CRNNEventDetector``, for which ``predict`` prints one row per detected event), written with
 :func:`sk_crnn.save` (``.skcrnn``: data only, no code). A joblib/pickle model file is read only
 with ``--allow-pickle``, since loading a pickle can run any code it holds.
@@ -488,7 +488,9 @@ def _predict(args):
     import numpy as np
 
     from .detection import CRNNEventDetector
+    from .estimators import CRNNClassifier
     from .transcription import CRNNTranscriber
+    from .windows import detect_events_long, predict_proba_long
 
     model = _load_model(args.model, args.allow_pickle)
     files = _collect_files(args.inputs)
@@ -501,27 +503,40 @@ def _predict(args):
     _show_progress(model, args.quiet)
     waves, files = _loader_audio(model, files, args)
     features = model[1:]
-    if is_detector:  # one row per detected event
+    window = model.steps[1][1].n_samples_  # longer files are predicted over windows
+    long = [i for i, wave in enumerate(waves) if len(wave) > window]
+    if is_detector:  # one row per detected event, over the whole of each file
         loader = model.steps[0][1]
         # the rate the features assume: the loader's, or the transformer's with sr=None
         rate = loader.sr or getattr(model.steps[1][1], "sr", None)
         durations = [len(wave) / rate if rate else np.inf for wave in waves]
-        # the detector sees each clip padded or cut to its fitted length
-        if crnn.frame_rate and rate:
-            seen = (crnn.n_frames_in_ - 1) / crnn.frame_rate  # the last frame's time
-            for path, duration in zip(files, durations):
-                if duration > seen + 1 / crnn.frame_rate:
-                    print(f"sk-crnn predict: warning: {path} lasts {duration:.2f} s, but the "
-                          f"model was trained on {seen:.2f} s clips and looks at its first "
-                          f"{seen:.2f} s only; cut the file into pieces of that length to "
-                          "detect events in all of it.", file=sys.stderr)
-        rows = [{"path": path, "onset": round(onset, 3),
-                 "offset": round(min(offset, duration), 3), "label": plain_label(label)}
-                for path, duration, events in zip(files, durations, features.predict(waves))
-                for onset, offset, label in events
-                if onset < duration]  # nothing from the zero padding after a short file
+        short = [i for i in range(len(waves)) if i not in set(long)]
+        found = dict(zip(short, features.predict([waves[i] for i in short]))) if short else {}
+        found.update({i: detect_events_long(features, waves[i]) for i in long})
+        rows = [{"path": files[i], "onset": round(onset, 3),
+                 "offset": round(min(offset, durations[i]), 3), "label": plain_label(label)}
+                for i in range(len(waves)) for onset, offset, label in found[i]
+                if onset < durations[i]]  # nothing from the zero padding after a short file
         _write_rows(rows, args.format, keys=["path", "onset", "offset", "label"])
         return 0
+    if isinstance(crnn, CRNNClassifier) and not crnn._is_multilabel():
+        proba = features.predict_proba(waves)
+        for i in long:  # the mean of the window probabilities, not the first window's
+            proba[i] = predict_proba_long(features, waves[i])
+        pred = crnn.classes_[proba.argmax(axis=1)]
+        rows = []
+        for i, path in enumerate(files):
+            row = {"path": path, "label": plain_label(pred[i])}
+            if args.proba:
+                row.update({f"p({plain_label(c)})": round(float(p), 4)
+                            for c, p in zip(crnn.classes_, proba[i])})
+            rows.append(row)
+        _write_rows(rows, args.format)
+        return 0
+    if long:
+        print(f"sk-crnn predict: warning: {len(long)} file(s) are longer than the "
+              f"{window / model.steps[1][1].sr:.2f} s the model was trained on; this model "
+              "sees their first part only.", file=sys.stderr)
     pred = features.predict(waves)
     if isinstance(crnn, CRNNTranscriber):  # one transcript per file
         _write_rows([{"path": path, "transcript": text} for path, text in zip(files, pred)],

@@ -1,5 +1,7 @@
 """scikit-learn transformers from raw waveforms to spectrogram features."""
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -263,6 +265,17 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                 "fit again after set_params."
             )
         X = check_waveforms(X)
+        lengths = (np.full(X.shape[0], X.shape[1]) if isinstance(X, np.ndarray)
+                   else np.array([len(c) for c in X]))
+        cropped = lengths > 1.5 * self.n_samples_
+        if cropped.any():
+            seconds = self.n_samples_ / self.sr
+            warnings.warn(
+                f"{int(cropped.sum())} of {len(lengths)} clip(s) are longer than the "
+                f"{seconds:.2f} s the transformer was fitted on (the longest "
+                f"{lengths.max() / self.sr:.2f} s) and are cropped to their first "
+                f"{seconds:.2f} s; predict long recordings over windows with sk_crnn.windows "
+                "(predict_proba_long, detect_events_long).", UserWarning, stacklevel=2)
         return self._compute(X, plan, np.dtype(self.dtype))
 
     def _compute(self, X, plan, dtype, normalize=True):

@@ -12,7 +12,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
@@ -194,3 +194,21 @@ def test_float16_features_train_and_predict(clips):
     # float16 features are rounded float32 ones: the fitted nets predict nearly alike
     reference = tiny_pipeline().fit(X, y).predict_proba(X)
     assert_allclose(proba, reference, atol=0.05)
+
+
+def test_same_thread_count_gives_the_same_search_whatever_n_jobs(clips):
+    # loky workers get cores // n_jobs torch threads; with the parent on the same count, the
+    # fold scores of n_jobs=1 and n_jobs=2 are identical (docs/scaling.md).
+    X, y = clips
+    grid = {"crnnclassifier__lr": [1e-3, 3e-3]}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = GridSearchCV(tiny_pipeline(max_epochs=4), grid, cv=2, n_jobs=1).fit(X, y)
+        two = GridSearchCV(tiny_pipeline(max_epochs=4), grid, cv=2, n_jobs=2).fit(X, y)
+    finally:
+        torch.set_num_threads(threads)
+    for k in range(2):
+        assert_array_equal(one.cv_results_[f"split{k}_test_score"],
+                           two.cv_results_[f"split{k}_test_score"])
+    assert_array_equal(one.best_estimator_.predict_proba(X), two.best_estimator_.predict_proba(X))

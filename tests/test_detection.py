@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 
+import sk_crnn
 from sk_crnn import CRNNEventDetector, MelSpectrogramTransformer
 from sk_crnn.datasets import make_sound_scenes
 from sk_crnn.events import events_to_frames, frames_to_events
@@ -252,10 +253,10 @@ def test_cli_predict_with_a_detector(scenes, tmp_path):
     fitted = make_pipeline(mel(), CRNNEventDetector(frame_rate=FRAME_RATE, threshold=0.0,
                                                      **TINY)).fit(X, events)
     model = Pipeline([("audioloader", AudioLoader(sr=SR)), *fitted.steps])
-    joblib.dump(model, tmp_path / "model.joblib")
+    sk_crnn.save(model, tmp_path / "model.skcrnn")
     sf.write(tmp_path / "scene.wav", X[0], SR)
     proc = subprocess.run(
-        [sys.executable, "-m", "sk_crnn", "predict", str(tmp_path / "model.joblib"),
+        [sys.executable, "-m", "sk_crnn", "predict", str(tmp_path / "model.skcrnn"),
          str(tmp_path / "scene.wav"), "--format", "json"],
         capture_output=True, text=True, timeout=120,
     )
@@ -266,11 +267,11 @@ def test_cli_predict_with_a_detector(scenes, tmp_path):
     assert all(r["path"].endswith("scene.wav") and r["onset"] < r["offset"] for r in rows)
 
     # Files of other lengths than the 2 s training scenes: a 1 s file gets no events past its
-    # end, a 3 s file a warning that only its first 2 s are looked at.
+    # end, a 3 s file events over all of it (windows of 2 s, stitched), without a warning.
     sf.write(tmp_path / "short.wav", X[1][: SR], SR)
     sf.write(tmp_path / "long.wav", np.concatenate([X[1], X[2][: SR]]), SR)
     proc = subprocess.run(
-        [sys.executable, "-m", "sk_crnn", "predict", str(tmp_path / "model.joblib"),
+        [sys.executable, "-m", "sk_crnn", "predict", str(tmp_path / "model.skcrnn"),
          str(tmp_path / "short.wav"), str(tmp_path / "long.wav"), "--format", "json"],
         capture_output=True, text=True, timeout=120,
     )
@@ -278,8 +279,12 @@ def test_cli_predict_with_a_detector(scenes, tmp_path):
     rows = json.loads(proc.stdout)
     short = [r for r in rows if r["path"].endswith("short.wav")]
     assert short and all(r["offset"] <= 1.0 for r in short)
-    assert "long.wav lasts 3.00 s" in proc.stderr and "first 2.00 s only" in proc.stderr
-    assert "short.wav" not in proc.stderr
+    long = [r for r in rows if r["path"].endswith("long.wav")]
+    # threshold 0: every class active over the whole file, as one event each (not cut at
+    # the window edges)
+    assert sorted(r["label"] for r in long) == ["chirp", "noise", "tone"]
+    assert all(r["onset"] == 0 and r["offset"] == pytest.approx(3.0, abs=0.02) for r in long)
+    assert "warning" not in proc.stderr
 
 
 def test_pos_weight_balanced_and_explicit():

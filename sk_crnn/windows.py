@@ -1,0 +1,199 @@
+"""Recordings longer than the training clips: predict over windows of the training length.
+
+A fitted pipeline sees every clip padded or cropped to the length its
+:class:`~sk_crnn.MelSpectrogramTransformer` learned in fit (``n_samples_``). For a longer
+recording, these functions cut it into overlapping windows of that length, run the pipeline
+on the windows a batch at a time (so memory beyond the recording is bounded by the batch and
+the output), and combine the results: the classifier's window probabilities are averaged, the
+event detector's frame probabilities are stitched into one track over the whole recording
+(overlapping frames averaged) before events are decoded, so an event that crosses a window
+edge is one event.
+"""
+
+import numpy as np
+
+from ._validation import Interval, check_param
+
+__all__ = ["FrameTrack", "detect_events_long", "predict_proba_long", "window_starts"]
+
+
+def window_starts(n_samples, window, hop, align=1):
+    """Start samples of windows of ``window`` samples every ``hop`` samples covering
+    ``n_samples``: one more window reaches the recording's end if the others do not, its
+    start rounded up to a multiple of ``align`` (its tail is then zero padding).
+
+    Examples
+    --------
+    >>> from sk_crnn.windows import window_starts
+    >>> window_starts(10, 4, 3).tolist()
+    [0, 3, 6]
+    >>> window_starts(11, 4, 3).tolist()
+    [0, 3, 6, 7]
+    >>> window_starts(11, 4, 2, align=2).tolist()
+    [0, 2, 4, 6, 8]
+    """
+    if n_samples <= window:
+        return np.array([0])
+    starts = np.arange(0, n_samples - window + 1, hop)
+    if starts[-1] + window < n_samples:
+        starts = np.append(starts, -(-(n_samples - window) // align) * align)
+    return starts
+
+
+class FrameTrack:
+    """Frame probabilities of overlapping windows, summed into one track and averaged.
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames of the whole recording.
+    n_classes : int
+        Columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_crnn.windows import FrameTrack
+    >>> track = FrameTrack(6, 1)
+    >>> track.add(0, np.array([[0.0], [0.2], [0.8], [1.0]]))
+    >>> track.add(2, np.array([[0.6], [1.0], [0.4], [0.0]]))
+    >>> track.mean().ravel().tolist()
+    [0.0, 0.2, 0.7, 1.0, 0.4, 0.0]
+    """
+
+    def __init__(self, n_frames, n_classes):
+        self.total = np.zeros((n_frames, n_classes))
+        self.count = np.zeros((n_frames, 1))
+
+    def add(self, first, proba):
+        """Add a window's ``proba`` (n_window_frames, n_classes) from frame ``first`` on;
+        frames past the track's end are dropped."""
+        stop = min(first + len(proba), len(self.total))
+        self.total[first:stop] += proba[:stop - first]
+        self.count[first:stop] += 1
+
+    def mean(self):
+        """The averaged track, shape (n_frames, n_classes); frames no window covered are 0."""
+        return self.total / np.maximum(self.count, 1)
+
+
+def _split(pipeline):
+    """The transformer and the estimator of a fitted pipeline (a leading AudioLoader is
+    skipped: pass waveforms at its sample rate)."""
+    from .io import AudioLoader
+    from .transformers import MelSpectrogramTransformer
+
+    steps = [step for _, step in pipeline.steps]
+    if steps and isinstance(steps[0], AudioLoader):
+        steps = steps[1:]
+    if len(steps) != 2 or not isinstance(steps[0], MelSpectrogramTransformer):
+        raise TypeError("Windowed prediction needs a fitted Pipeline of a "
+                        "MelSpectrogramTransformer and a CRNN estimator (an AudioLoader may "
+                        f"come first); got steps {[type(s).__name__ for s in steps]}.")
+    return steps
+
+
+def _hop(mel, overlap, align=1):
+    """The window length and the hop (a multiple of ``align`` samples)."""
+    check_param(overlap, "overlap", Interval("real", 0, 1, closed="left"))
+    window = mel.n_samples_
+    hop = max(int(round(window * (1 - overlap))), 1)
+    return window, max(hop // align, 1) * align
+
+
+def _windows(wave, window, starts):
+    for start in starts:
+        clip = wave[start:start + window]
+        yield clip if len(clip) == window else np.pad(clip, (0, window - len(clip)))
+
+
+def _batched(wave, window, starts, batch_size):
+    for i in range(0, len(starts), batch_size):
+        yield i, np.stack(list(_windows(wave, window, starts[i:i + batch_size])))
+
+
+def _check_wave(wave):
+    wave = np.asarray(wave)
+    if wave.ndim != 1 or wave.size == 0 or wave.dtype.kind != "f":
+        raise ValueError(f"The recording must be a non-empty 1-D float waveform; got shape "
+                         f"{wave.shape} and dtype {wave.dtype}.")
+    return wave
+
+
+def predict_proba_long(pipeline, wave, *, overlap=0.5, batch_size=32):
+    """Class probabilities of a recording of any length: the mean over its windows.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A fitted ``MelSpectrogramTransformer -> CRNNClassifier`` pipeline (an
+        ``AudioLoader`` may come first).
+    wave : ndarray of shape (n_samples,)
+        The recording, at the transformer's ``sr``.
+    overlap : float in [0, 1), default=0.5
+        Share of a window that the next one overlaps.
+    batch_size : int, default=32
+        Windows computed at once.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_classes,)
+        Columns follow ``classes_``.
+    """
+    mel, est = _split(pipeline)
+    wave = _check_wave(wave)
+    window, hop = _hop(mel, overlap)
+    starts = window_starts(len(wave), window, hop)
+    total = 0.0
+    for _, batch in _batched(wave, window, starts, batch_size):
+        total = total + est.predict_proba(mel.transform(batch)).sum(axis=0)
+    return total / len(starts)
+
+
+def detect_events_long(pipeline, wave, *, overlap=0.5, batch_size=32, return_proba=False):
+    """Events over the whole of a recording of any length.
+
+    Frame probabilities of overlapping windows are averaged into one track of
+    ``1 + n_samples // hop_length`` frames, which is decoded once (the detector's
+    ``threshold`` and ``median_filter``), so events are not cut at window edges.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A fitted ``MelSpectrogramTransformer -> CRNNEventDetector`` pipeline (an
+        ``AudioLoader`` may come first).
+    wave : ndarray of shape (n_samples,)
+        The recording, at the transformer's ``sr``.
+    overlap : float in [0, 1), default=0.5
+        Share of a window that the next one overlaps (rounded to whole frames).
+    batch_size : int, default=32
+        Windows computed at once.
+    return_proba : bool, default=False
+        Also return the stitched frame probabilities.
+
+    Returns
+    -------
+    events : list of (onset, offset, label)
+        In seconds from the recording's start, sorted by onset.
+    proba : ndarray of shape (n_frames, n_classes)
+        Only with ``return_proba``.
+    """
+    from .events import frames_to_events
+
+    mel, det = _split(pipeline)
+    wave = _check_wave(wave)
+    window, hop = _hop(mel, overlap, align=mel.hop_length)  # windows start on whole frames
+    starts = window_starts(len(wave), window, hop, align=mel.hop_length)
+    n_frames = max(1 + len(wave) // mel.hop_length, mel.n_frames_)
+    track = FrameTrack(n_frames, len(det.classes_))
+    for i, batch in _batched(wave, window, starts, batch_size):
+        proba = det.predict_proba(mel.transform(batch))
+        for start, p in zip(starts[i:i + len(batch)], proba):
+            track.add(start // mel.hop_length, p)
+    proba = track.mean()
+    frame_rate = det._need_frame_rate("to give event times in seconds")
+    events = frames_to_events(proba[None], frame_rate=frame_rate, classes=det.classes_,
+                              threshold=det.threshold, median_filter=det.median_filter)[0]
+    end = len(wave) / mel.sr
+    events = [(on, min(off, end), label) for on, off, label in events if on < end]
+    return (events, proba) if return_proba else events

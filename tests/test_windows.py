@@ -1,0 +1,112 @@
+"""Recordings longer than the training clips: windows, averaged classes, stitched events."""
+
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+
+from sk_crnn import CRNNClassifier, CRNNEventDetector, MelSpectrogramTransformer
+from sk_crnn.datasets import make_sound_scenes, make_tone_clips
+from sk_crnn.events import frames_to_events
+from sk_crnn.windows import FrameTrack, detect_events_long, predict_proba_long, window_starts
+
+SR, HOP = 8000, 128
+
+
+def mel():
+    return MelSpectrogramTransformer(sr=SR, n_fft=256, hop_length=HOP, n_mels=16)
+
+
+def test_window_starts_cover_the_recording():
+    for n in (1, 999, 1000, 1001, 5555):
+        starts = window_starts(n, 1000, 384, align=128)
+        assert starts[0] == 0 and starts[-1] + 1000 >= n
+        assert (np.diff(starts) <= 384).all() and (starts % 128 == 0).all()
+
+
+def test_long_clip_class_is_the_mean_of_its_windows():
+    X, y = make_tone_clips(60, sr=SR, duration=0.25, n_classes=2, random_state=0)
+    pipe = make_pipeline(mel(), CRNNClassifier(max_epochs=3, module__conv_channels=(4,),
+                                               module__rnn_hidden=8, random_state=0))
+    pipe.fit(X, y)
+    window = pipe[0].n_samples_
+    long = np.concatenate([X[0], X[1], X[2], X[3]])  # four training-length pieces
+    proba = predict_proba_long(pipe, long, overlap=0.0)
+    assert proba.shape == (2,) and proba.sum() == pytest.approx(1, rel=1e-5)
+    expected = pipe.predict_proba([long[i * window:(i + 1) * window] for i in range(4)])
+    np.testing.assert_allclose(proba, expected.mean(axis=0), rtol=1e-5)
+    # Cropping would have looked at the first piece only.
+    assert not np.allclose(proba, pipe.predict_proba([long])[0])
+    with pytest.raises(ValueError, match="overlap must be"):
+        predict_proba_long(pipe, long, overlap=1.0)
+    with pytest.raises(TypeError, match="needs a fitted Pipeline of a MelSpectrogramTransformer"):
+        predict_proba_long(pipe[-1:], long)
+
+
+def test_an_event_across_two_windows_is_one_event():
+    # Two windows overlapping by two frames; the event starts in the first window and ends
+    # in the second. Stitched before decoding, it is one event.
+    track = FrameTrack(8, 1)
+    track.add(0, np.array([0.0, 0.1, 0.2, 0.9, 0.9, 0.8])[:, None])
+    track.add(4, np.array([0.7, 0.9, 0.3, 0.1])[:, None])
+    proba = track.mean()
+    np.testing.assert_allclose(proba.ravel(), [0, 0.1, 0.2, 0.9, 0.8, 0.85, 0.3, 0.1])
+    events = frames_to_events(proba[None], frame_rate=10, classes=["beep"])[0]
+    assert events == [(0.3, 0.6, "beep")]
+
+
+def test_detector_over_a_recording_longer_than_its_training_clips():
+    scenes, events = make_sound_scenes(16, duration=1.0, sr=SR, n_classes=2, random_state=0)
+    pipe = make_pipeline(mel(), CRNNEventDetector(
+        frame_rate=SR / HOP, max_epochs=2, module__conv_channels=(4,), module__rnn_hidden=8,
+        random_state=0))
+    pipe.fit(scenes, events)
+    long = np.concatenate(scenes[:5])  # 5 s, five training lengths
+    found, proba = detect_events_long(pipe, long, return_proba=True)
+    assert proba.shape == (1 + len(long) // HOP, 2)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    assert all(0 <= on < off <= 5.0 and lab in pipe[-1].classes_ for on, off, lab in found)
+    # The first window alone gives the frames of the first clip.
+    np.testing.assert_allclose(proba[:30], pipe.predict_proba(scenes[:1])[0, :30], rtol=0.3,
+                               atol=0.05)
+
+
+def test_cli_classifies_a_long_file_by_its_windows(tmp_path):
+    import contextlib
+    import io
+    import json
+
+    import soundfile as sf
+    from sklearn.pipeline import Pipeline
+
+    import sk_crnn
+    from sk_crnn import AudioLoader
+    from sk_crnn.cli import main
+
+    X, y = make_tone_clips(60, sr=SR, duration=0.25, n_classes=2, random_state=0)
+    fitted = make_pipeline(mel(), CRNNClassifier(max_epochs=3, module__conv_channels=(4,),
+                                                 module__rnn_hidden=8, random_state=0)).fit(X, y)
+    sk_crnn.save(Pipeline([("audioloader", AudioLoader(sr=SR)), *fitted.steps]),
+                 tmp_path / "model.skcrnn")
+    long = np.concatenate([X[0], X[1], X[2], X[3], X[4]]).astype(np.float32)  # 1.25 s
+    sf.write(tmp_path / "long.wav", long, SR, subtype="FLOAT")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["predict", str(tmp_path / "model.skcrnn"), str(tmp_path / "long.wav"),
+                     "--proba", "--format", "json", "--quiet"]) == 0
+    row = json.loads(out.getvalue())[0]
+    expected = predict_proba_long(fitted, long)
+    assert [row[f"p({c})"] for c in fitted[-1].classes_] == pytest.approx(expected, abs=1e-4)
+    assert row["label"] == fitted[-1].classes_[expected.argmax()]
+
+
+def test_cropping_a_long_clip_warns():
+    X, _ = make_tone_clips(4, sr=SR, duration=0.25, n_classes=2, random_state=0)
+    m = mel().fit(X)
+    with pytest.warns(UserWarning, match=r"1 of 2 clip\(s\) are longer than the 0.25 s.*"
+                                         r"longest 1.00 s.*sk_crnn.windows"):
+        m.transform([X[0], np.tile(X[1], 4)])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.transform([X[0], np.tile(X[1], 4)[: int(0.3 * SR)]])  # a little longer: no warning
