@@ -24,6 +24,7 @@ import sk_crnn
 from sk_crnn import (
     AudioLoader,
     CRNNClassifier,
+    CRNNEmbedder,
     CRNNEventDetector,
     CRNNRegressor,
     MelSpectrogramTransformer,
@@ -456,8 +457,9 @@ pickle._Unpickler = guarded_class(pickle._Unpickler, "pickle._Unpickler")
 
 def test_load_works_in_a_fresh_process_with_pickle_disabled(classifier, regressor, detector,
                                                              clips, tmp_path):
-    X, _ = clips
+    X, y = clips
     det, scenes = detector
+    emb = make_pipeline(mel(), CRNNEmbedder(max_epochs=2, embedding_dim=4, **TINY)).fit(X, y)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "scenes.npy", scenes)
     expected = {
@@ -465,6 +467,7 @@ def test_load_works_in_a_fresh_process_with_pickle_disabled(classifier, regresso
         "reg": (regressor, regressor.predict(X), None),
         "det": (det, det.predict_proba(scenes),
                 [[list(e) for e in events] for events in det.predict(scenes)]),
+        "emb": (emb, emb.transform(X), None),
     }
     for name, (model, numbers, labels) in expected.items():
         sk_crnn.save(model, tmp_path / f"{name}.skcrnn")
@@ -480,7 +483,7 @@ def test_load_works_in_a_fresh_process_with_pickle_disabled(classifier, regresso
                 pass
         folder = {str(tmp_path)!r}
         for name, data, method in [("clf", "X", "predict_proba"), ("reg", "X", "predict"),
-                                   ("det", "scenes", "predict_proba")]:
+                                   ("det", "scenes", "predict_proba"), ("emb", "X", "transform")]:
             model = sk_crnn.load(f"{{folder}}/{{name}}.skcrnn")
             X = np.load(f"{{folder}}/{{data}}.npy")
             np.testing.assert_array_equal(getattr(model, method)(X),
@@ -495,7 +498,7 @@ def test_load_works_in_a_fresh_process_with_pickle_disabled(classifier, regresso
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["clf", "ok", "reg", "ok", "det", "ok"]
+    assert proc.stdout.split() == ["clf", "ok", "reg", "ok", "det", "ok", "emb", "ok"]
 
 
 def test_the_file_is_plain_data(classifier, tmp_path):
