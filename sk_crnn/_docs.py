@@ -123,6 +123,10 @@ X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_fr
 
 Returns
 -------""",
+    "X_fitted_params": """Parameters
+----------
+X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+    Spectrograms of the fitted shape.""",
     "X_tensor": """Parameters
 ----------
 X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)

@@ -211,7 +211,7 @@ class CRNNEventDetector(SpectrogramNet):
     def score(self, X, y, sample_weight=None):
         """Event-based F1 (DCASE: 200 ms onset collar, offset collar of 200 ms or 20 %).
 
-        {X_fitted}
+        {X_fitted_params}
         y : list of list of (onset, offset, label) or ndarray of shape (n_clips, n_frames, \
 n_classes)
             Reference events (labels must be in ``classes_``) or 0/1 frame activity.

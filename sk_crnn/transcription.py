@@ -314,7 +314,7 @@ class CRNNTranscriber(SpectrogramNet):
     def score(self, X, y, sample_weight=None):
         """``1 - WER``: one minus the word error rate over all clips (it can go below 0).
 
-        {X_fitted}
+        {X_fitted_params}
         y : sequence of str
             Reference transcripts.
         sample_weight : None
