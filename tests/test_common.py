@@ -27,10 +27,11 @@ from sk_crnn import (
     CRNNEmbedder,
     CRNNEventDetector,
     CRNNRegressor,
+    CRNNTranscriber,
     MelSpectrogramTransformer,
 )
 from sk_crnn.events import frames_to_events
-from sk_crnn.metrics import event_f1
+from sk_crnn.metrics import event_f1, word_error_rate
 
 
 class _ReadRowsAsSpectrograms:
@@ -90,6 +91,33 @@ class RowsCRNNEventDetector(_ReadRowsAsSpectrograms, CRNNEventDetector):
         tags = super().__sklearn_tags__()
         tags.target_tags.single_output, tags.target_tags.multi_output = True, False
         return tags
+
+
+class RowsCRNNTranscriber(_ReadRowsAsSpectrograms, CRNNTranscriber):
+    """Each row is read as a one-band spectrogram of ``n_features`` frames (a CTC network
+    reads along time) and each label as a one-word transcript, ``str(label)``; ``predict``
+    maps the (real) transcripts back to labels (NaN for one that is not a label)."""
+
+    def _check_X(self, X):
+        if not sp.issparse(X):
+            X = np.asarray(X)
+            if X.ndim == 2:
+                X = X[:, np.newaxis, :]
+        return super(_ReadRowsAsSpectrograms, self)._check_X(X)
+
+    def _check_targets(self, y, X, *, reset, classes=None):
+        y = np.asarray(y)
+        words = [str(v) for v in y] if y.ndim == 1 else y
+        if reset and y.ndim == 1:
+            self.labels_ = dict(zip(words, y.tolist()))
+        return super()._check_targets(words, X, reset=reset, classes=classes)
+
+    def predict(self, X):
+        return np.array([self.labels_.get(t, np.nan) for t in super().predict(X)])
+
+    def score(self, X, y, sample_weight=None):
+        y_true = [str(v) for v in np.asarray(y)]
+        return 1 - word_error_rate(y_true, CRNNTranscriber.predict(self, X))  # real transcripts
 
 
 class RowsAudioLoader(AudioLoader):
@@ -227,6 +255,8 @@ def expected_failed_checks(estimator):
         RowsCRNNEventDetector(frame_rate=1.0, **_SMALL),
         CRNNEmbedder(**_SMALL),
         RowsCRNNEmbedder(**_SMALL),
+        CRNNTranscriber(tokens="words", **_SMALL),
+        RowsCRNNTranscriber(tokens="words", module__time_pool=1, **_SMALL),
         AudioLoader(sr=8000),
         RowsAudioLoader(sr=8000),
     ],
