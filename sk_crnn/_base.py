@@ -390,11 +390,11 @@ class SpectrogramNet(NeuralNet):
         """Warn once per fit when the training loss climbs by orders of magnitude (100 times
         its lowest epoch so far) while staying finite: training is diverging."""
         super().on_epoch_end(net, **kwargs)
-        batches = self.history[-1]["batches"]  # the epoch's train_loss is logged after this
-        if not batches or "train_loss" not in batches[0]:
+        # the epoch's train_loss is logged after this: average its training batches'
+        batch_losses = [b["train_loss"] for b in self.history[-1]["batches"] if "train_loss" in b]
+        if not batch_losses:
             return
-        self._epoch_losses = [*getattr(self, "_epoch_losses", []),
-                              float(np.mean([b["train_loss"] for b in batches]))]
+        self._epoch_losses = [*getattr(self, "_epoch_losses", []), float(np.mean(batch_losses))]
         losses = self._epoch_losses
         if len(losses) >= 2 and losses[-1] > 100 * min(losses) > 0 and not getattr(
                 self, "_loss_warned", False):
