@@ -101,19 +101,26 @@ def frame_lengths(X):
 
     Parameters
     ----------
-    X : ndarray of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+    X : ndarray or torch.Tensor of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, \
+n_frames)
 
     Returns
     -------
-    lengths : ndarray of shape (n_clips,), int64
+    lengths : ndarray (or, for a tensor ``X``, a tensor on its device) of shape (n_clips,), int64
         Between 1 and ``n_frames``.
     """
-    X = np.asarray(X)
     X = X.reshape(X.shape[0], -1, X.shape[-1])
     n_frames = X.shape[-1]
     differs = (X != X[:, :, -1:]).any(axis=1)  # (n_clips, n_frames)
-    last = np.where(differs.any(axis=1), n_frames - 1 - np.argmax(differs[:, ::-1], axis=1), -1)
-    return np.minimum(last + 2, n_frames).astype(np.int64)
+    if isinstance(differs, np.ndarray):
+        frames = np.arange(n_frames)
+        last = np.where(differs, frames, -1).max(axis=1)
+        return np.minimum(last + 2, n_frames).astype(np.int64)
+    import torch
+
+    frames = torch.arange(n_frames, device=differs.device)
+    last = torch.where(differs, frames, -1).amax(dim=1)
+    return (last + 2).clamp(max=n_frames).long()
 
 
 def decode_greedy(proba, lengths=None):

@@ -271,9 +271,8 @@ class CRNNTranscriber(SpectrogramNet):
         certain blank: the loss never trained them."""
         out = super().evaluation_step(batch, training=training)
         Xi, _ = unpack_data(batch)
-        x = Xi.detach().cpu().numpy() if isinstance(Xi, torch.Tensor) else np.asarray(Xi)
-        steps = torch.as_tensor(self._output_steps(self.module_, ctc.frame_lengths(x)),
-                                device=out.device)
+        lengths = ctc.frame_lengths(torch.as_tensor(Xi, device=out.device))
+        steps = self._output_steps(self.module_, lengths)
         after = torch.arange(out.shape[1], device=out.device)[None, :] >= steps[:, None]
         blank = torch.full_like(out[0, 0], _PAD_LOGIT)
         blank[0] = 0.0
