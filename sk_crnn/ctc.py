@@ -26,9 +26,9 @@ __all__ = [
 BLANK = ""
 TOKENS = ("auto", "words", "chars")
 #: ``tokens="auto"`` picks words when the transcripts hold at most this many distinct words...
-AUTO_MAX_WORDS = 50
+AUTO_MAX_WORDS = 20
 #: ... and every word occurs at least this many times; characters otherwise.
-AUTO_MIN_COUNT = 20
+AUTO_MIN_COUNT = 100
 
 
 def normalize_transcript(text):
