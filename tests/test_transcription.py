@@ -189,6 +189,7 @@ def test_empty_and_non_string_transcripts(phrases):
 ])
 def test_parameter_errors(param, message, phrases):
     X, y = phrases
+    param = {"tokens": "words", **param}
     with pytest.raises(ValueError, match=message):
         CRNNTranscriber(max_epochs=1, **TINY, **param).fit(X, y)
 
