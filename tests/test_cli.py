@@ -235,7 +235,13 @@ class MakesAMarkerFile:
         return (open, (str(self.marker), "w"))
 
 
-@pytest.mark.parametrize("name", ["model.joblib", "model.skcrnn", "model.pkl"])
+# Each variant starts two interpreters (about 15 s): the .skcrnn-named and .pkl ones run with
+# the slow tests.
+@pytest.mark.parametrize("name", [
+    "model.joblib",
+    pytest.param("model.skcrnn", marks=pytest.mark.slow),
+    pytest.param("model.pkl", marks=pytest.mark.slow),
+])
 def test_a_crafted_pickle_is_never_run(name, data_dir, tmp_path):
     marker = tmp_path / "code_was_run"
     (tmp_path / name).write_bytes(pickle.dumps(MakesAMarkerFile(marker)))

@@ -64,6 +64,7 @@ def client(request):
     return client
 
 
+@pytest.mark.slow  # a local Dask cluster and two searches (about 10 s)
 def test_grid_search_on_dask_matches_local_search(client, clips):
     X, y = clips
     local = GridSearchCV(tiny_pipeline(), GRID, cv=2, n_jobs=1).fit(X, y)

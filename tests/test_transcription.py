@@ -329,6 +329,7 @@ def test_read_manifest(tone_phrases, tmp_path):
         read_manifest(bad)
 
 
+@pytest.mark.slow  # trains and predicts through the command line (about 18 s)
 def test_cli_trains_from_a_manifest_and_prints_transcripts(tone_phrases, tmp_path):
     X, y = tone_phrases
     manifest = write_manifest(tmp_path, X[:16], y[:16])
