@@ -151,6 +151,8 @@ def main(argv=None):
     parser.add_argument("--max-test", type=int, default=None,
                         help="use only the first N test phrases (smoke runs)")
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a CRNNTranscriber parameter for (b) and (c), e.g. lr=0.003")
     parser.add_argument("--models", nargs="+", default=["a", "b"], choices=["a", "b", "c"],
                         help="a: hand-written, b: CRNNTranscriber defaults, c: "
                              "CRNNTranscriber(tokens='chars')")
@@ -169,8 +171,11 @@ def main(argv=None):
     X_test, y_test = X_test[: args.max_test], list(y_test[: args.max_test])
     print(f"{len(X_train)} train / {len(X_test)} test phrases, {args.epochs} epochs, seeds "
           f"{args.seeds}", flush=True)
-    runs = {"a": handwritten, "b": transcriber,
-            "c": lambda *a, **k: transcriber(*a, tokens="chars", **k)}
+    import ast
+
+    params = {k: ast.literal_eval(v) for k, v in (p.split("=", 1) for p in args.param)}
+    runs = {"a": handwritten, "b": lambda *a, **k: transcriber(*a, **params, **k),
+            "c": lambda *a, **k: transcriber(*a, **{"tokens": "chars", **params}, **k)}
     rows = {key: [] for key in args.models}
     for seed in args.seeds:
         for key in args.models:
@@ -179,7 +184,10 @@ def main(argv=None):
             wer = word_error_rate(y_test, pred)
             acc = float(np.mean([p == t for p, t in zip(pred, y_test)]))
             rows[key].append((wer, acc, seconds, per_epoch))
-            extra = f", tokens_={rest[0].tokens_!r}" if rest else ""
+            extra = ""
+            if rest:
+                losses = ", ".join(f"{v:.2f}" for v in rest[0].history[:, "train_loss"])
+                extra = f", tokens_={rest[0].tokens_!r}, train losses {losses}"
             print(f"seed {seed} ({key}): WER {wer:.4f}, string accuracy {acc:.4f}, train "
                   f"{seconds:.1f} s ({per_epoch:.1f} s/epoch, features {feat:.1f} s){extra}",
                   flush=True)

@@ -15,6 +15,7 @@ __all__ = [
     "choose_tokens",
     "decode_greedy",
     "encode_transcripts",
+    "fill_padding",
     "frame_lengths",
     "needed_steps",
     "normalize_transcript",
@@ -121,6 +122,29 @@ n_frames)
     frames = torch.arange(n_frames, device=differs.device)
     last = torch.where(differs, frames, -1).amax(dim=1)
     return (last + 2).clamp(max=n_frames).long()
+
+
+def fill_padding(X, lengths):
+    """Replace the frames after each clip's end by the clip's mean over its own frames (per
+    band): a neutral value, where the dB floor of zero padding is an extreme one that would
+    weigh on the network's batch statistics.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+    lengths : torch.Tensor of shape (n_clips,)
+        True frames of each clip (:func:`frame_lengths`).
+
+    Returns
+    -------
+    X_filled : torch.Tensor of the same shape
+    """
+    import torch
+
+    valid = torch.arange(X.shape[-1], device=X.device)[None, :] < lengths[:, None]
+    valid = valid.view(X.shape[0], *([1] * (X.dim() - 2)), X.shape[-1])
+    mean = (X * valid).sum(dim=-1, keepdim=True) / valid.sum(dim=-1, keepdim=True).clamp(min=1)
+    return torch.where(valid, X, mean.to(X.dtype))
 
 
 def decode_greedy(proba, lengths=None):

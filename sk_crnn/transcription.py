@@ -50,7 +50,8 @@ def _as_transcripts(y):
 
 class _TrimmedBatches:
     """The batches of a data loader with the frames after the longest clip of each batch
-    cut off (the true lengths are column 0 of the encoded targets)."""
+    cut off and each clip's padding set to its mean (the true lengths are column 0 of the
+    encoded targets)."""
 
     def __init__(self, loader, min_frames):
         self.loader, self.min_frames = loader, min_frames
@@ -61,7 +62,8 @@ class _TrimmedBatches:
     def __iter__(self):
         for batch in self.loader:
             Xi, yi = unpack_data(batch)
-            yield Xi[..., : max(int(yi[:, 0].max()), self.min_frames)], yi
+            Xi = Xi[..., : max(int(yi[:, 0].max()), self.min_frames)]
+            yield ctc.fill_padding(Xi, yi[:, 0].to(Xi.device)), yi
 
 
 class CRNNTranscriber(SpectrogramNet):
@@ -269,10 +271,11 @@ class CRNNTranscriber(SpectrogramNet):
         """skorch's forward pass of a batch (at the fitted length: each clip's outputs do not
         depend on the others of its batch), with the steps after each clip's end set to a
         certain blank: the loss never trained them."""
-        out = super().evaluation_step(batch, training=training)
         Xi, _ = unpack_data(batch)
-        lengths = ctc.frame_lengths(torch.as_tensor(Xi, device=out.device))
-        steps = self._output_steps(self.module_, lengths)
+        Xi = torch.as_tensor(Xi, device=self.device)
+        lengths = ctc.frame_lengths(Xi)
+        out = super().evaluation_step((ctc.fill_padding(Xi, lengths), None), training=training)
+        steps = self._output_steps(self.module_, lengths.to(out.device))
         after = torch.arange(out.shape[1], device=out.device)[None, :] >= steps[:, None]
         blank = torch.full_like(out[0, 0], _PAD_LOGIT)
         blank[0] = 0.0
