@@ -81,7 +81,7 @@ def main(argv=None):
         true_lengths = ctc.frame_lengths
         for name in ("true frames (default)", "all padded frames"):
             if name.startswith("all"):  # every clip as long as the longest: no trimming
-                transcription.ctc.frame_lengths = lambda S: np.full(len(S), S.shape[-1])
+                transcription.ctc.frame_lengths = lambda S: true_lengths(S) * 0 + S.shape[-1]
             try:
                 w, s = fit_score(pipeline("words", args.epochs, args.seed), X, y, X_test,
                                  y_test)
