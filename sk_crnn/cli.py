@@ -510,7 +510,7 @@ def _predict(args):
         # the rate the features assume: the loader's, or the transformer's with sr=None
         rate = loader.sr or getattr(model.steps[1][1], "sr", None)
         durations = [len(wave) / rate if rate else np.inf for wave in waves]
-        short = [i for i in range(len(waves)) if i not in set(long)]
+        short = sorted(set(range(len(waves))) - set(long))
         found = dict(zip(short, features.predict([waves[i] for i in short]))) if short else {}
         found.update({i: detect_events_long(features, waves[i]) for i in long})
         rows = [{"path": files[i], "onset": round(onset, 3),

@@ -352,15 +352,11 @@ class FrameCRNN(nn.Module):
             )
         self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames, **crnn_params)
 
+    @shared_docs
     def forward(self, X):
         """Per-frame logits.
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
-
-        Returns
-        -------
+        {X_tensor}
         logits : torch.Tensor of shape (batch, n_frames, n_outputs)
         """
         n_frames = X.shape[-1]
@@ -403,8 +399,8 @@ class EmbeddingCRNN(nn.Module):
     >>> import torch
     >>> from sk_crnn.modules import EmbeddingCRNN
     >>> net = EmbeddingCRNN(n_mels=16, n_outputs=3, embedding_dim=8, conv_channels=(4,))
-    >>> net.embed(torch.zeros(2, 16, 25)).norm(dim=1)
-    tensor([1.0000, 1.0000], grad_fn=<LinalgVectorNormBackward0>)
+    >>> bool(torch.allclose(net.embed(torch.zeros(2, 16, 25)).norm(dim=1), torch.ones(2)))
+    True
     """
 
     def __init__(self, *, n_mels, n_outputs, n_frames=None, embedding_dim=128, proxies=True,
@@ -503,15 +499,11 @@ class SequenceCRNN(nn.Module):
         of lengths)."""
         return crnn_output_size(n_frames, self.crnn.time_pool, self.crnn.kernel_size)
 
+    @shared_docs
     def forward(self, X):
         """Per-step logits.
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
-
-        Returns
-        -------
+        {X_tensor}
         logits : torch.Tensor of shape (batch, output_length(n_frames), n_outputs)
         """
         return self.crnn.head(self.crnn.dropout(self.crnn.sequence(X)))

@@ -113,11 +113,10 @@ def _batched(wave, window, starts, batch_size):
 
 
 def _check_wave(wave):
-    wave = np.asarray(wave)
-    if wave.ndim != 1 or wave.size == 0 or wave.dtype.kind != "f":
-        raise ValueError(f"The recording must be a non-empty 1-D float waveform; got shape "
-                         f"{wave.shape} and dtype {wave.dtype}.")
-    return wave
+    """The recording checked as one clip by the transformer's own waveform checks."""
+    from ._inputs import check_waveforms
+
+    return check_waveforms([wave])[0]
 
 
 def predict_proba_long(pipeline, wave, *, overlap=0.5, batch_size=32):
