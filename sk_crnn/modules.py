@@ -85,6 +85,38 @@ def crnn_min_input_size(pools, kernel_size=3):
     return need
 
 
+class Dropout(nn.Dropout):
+    """``torch.nn.Dropout`` with a faster draw of the mask on the CPU.
+
+    On the CPU, torch's dropout draws one random number per element and this costs more
+    than the convolution it follows (about a third of a CRNN's training time at
+    ``dropout=0.1``). This module draws 16 random bits per element (64-bit words from torch's
+    generator, so ``torch.manual_seed`` and ``random_state`` make it reproducible) and keeps
+    an element where they are at least ``p`` of the way up: the same element-wise dropout,
+    with ``p`` rounded to a multiple of 1/65536, about 2.5 times faster. On other devices,
+    and in evaluation, it is ``torch.nn.Dropout``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_crnn.modules import Dropout
+    >>> _ = torch.manual_seed(0)
+    >>> kept = Dropout(0.25)(torch.ones(100_000)) != 0
+    >>> round(kept.float().mean().item(), 2)
+    0.75
+    """
+
+    def forward(self, input):
+        if not (self.training and input.device.type == "cpu" and 0 < self.p < 1
+                and input.is_floating_point()):
+            return super().forward(input)
+        n = input.numel()
+        words = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(2 ** 63), None)
+        bits = words.view(torch.int16)[:n].view(input.shape)  # uniform over [-2^15, 2^15)
+        keep = bits >= round(self.p * 65536) - 32768
+        return input * keep.to(input.dtype).mul_(1.0 / (1.0 - self.p))
+
+
 class CRNN(nn.Module):
     """Convolutional recurrent network for (log-mel) spectrograms.
 
@@ -205,7 +237,7 @@ class CRNN(nn.Module):
                 nn.BatchNorm2d(out_ch),
                 nn.ReLU(),
                 nn.MaxPool2d((fp, tp)),
-                nn.Dropout(dropout),
+                Dropout(dropout),
             ]
             in_ch = out_ch
         self.conv = nn.Sequential(*blocks)
@@ -222,7 +254,7 @@ class CRNN(nn.Module):
         self._hidden = rnn_hidden
         self._embedding_dim = rnn_hidden * (2 if self.bidirectional else 1)
         self.attention = nn.Linear(self._embedding_dim, 1) if pooling == "attention" else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.head = nn.Linear(self._embedding_dim, self.n_outputs)
 
     @property

@@ -207,6 +207,41 @@ def test_training_options_and_reproducibility(phrases):
     assert any(name == "gradient_clipping" for name, _ in a.callbacks_)
 
 
+def test_length_grouped_batches_cover_every_clip_once_and_group_lengths():
+    from sk_crnn.transcription import _LengthGroupedBatches
+
+    lengths = np.random.default_rng(0).integers(5, 100, size=103)
+    sampler = _LengthGroupedBatches(lengths, batch_size=8, pool=4)
+    torch.manual_seed(0)
+    batches = list(sampler)
+    torch.manual_seed(0)
+    assert list(sampler) == batches  # torch's generator draws the order
+    assert len(batches) == len(sampler) == 13
+    assert sorted(i for b in batches for i in b) == list(range(103))
+    # each pool of 4 batches is sorted, so a batch spans far fewer lengths than a random one
+    spread = np.mean([np.ptp(lengths[b]) for b in batches if len(b) > 1])
+    assert spread < 0.5 * np.mean([np.ptp(lengths[b]) for b in np.array_split(
+        np.random.default_rng(1).permutation(103), 13)])
+
+
+@pytest.mark.parametrize("group", [True, False])
+def test_group_by_length_trains_on_fewer_padding_frames(phrases, group):
+    X, y = phrases
+    asr = CRNNTranscriber(tokens="words", max_epochs=1, group_by_length=group,
+                          **TINY).fit(X, y)
+    y_encoded, _ = asr._check_targets(y, X, reset=False)
+    loader = asr.get_iterator(asr.get_dataset(X, y_encoded), training=True)
+    frames = [Xi.shape[-1] * len(Xi) for Xi, _ in loader]
+    assert sum(len(Xi) for Xi, _ in loader) == len(X)
+    true = int(y_encoded[:, 0].sum())
+    padding = sum(frames) - true
+    if group:
+        assert padding < 0.5 * (len(X) * X.shape[-1] - true)
+    assert clone(asr).get_params()["group_by_length"] is group
+    with pytest.raises(TypeError, match="group_by_length must be True or False; got 'yes'"):
+        clone(asr).set_params(group_by_length="yes").fit(X, y)
+
+
 def test_progress_bar(phrases):
     X, y = phrases
     asr = CRNNTranscriber(tokens="words", max_epochs=1, progress_bar=True, **TINY)
