@@ -319,6 +319,48 @@ def _loader_audio(model, paths, args):
                        n_jobs=getattr(loader, "n_jobs", None))
 
 
+def _windowed(predict, features, wave, path):
+    """``predict(features, wave)``, a file's read errors as a UserError naming it."""
+    try:
+        return predict(features, wave)
+    except (ValueError, RuntimeError) as exc:
+        if not isinstance(wave, str):
+            raise
+        raise UserError(f"could not predict over audio file '{path}': {exc}") from exc
+
+
+def _seconds(path):
+    import soundfile as sf
+
+    return sf.info(path).duration
+
+
+def _predict_audio(model, files, args, *, stream):
+    """Waveforms of the files to predict, and the files kept. With ``stream``, a file longer
+    than the training clips that soundfile reads at the model's rate (the loader reads it
+    whole, mono, from its start) stays a path: ``sk_crnn.windows`` reads it in blocks, so
+    an hour-long file is never in memory as a whole."""
+    import soundfile as sf
+
+    loader, mel = model.steps[0][1], model.steps[1][1]
+    streamed = set()
+    if stream and not getattr(loader, "offset", 0.0) and getattr(loader, "mono", True) and (
+            getattr(loader, "duration", None) is None):
+        for path in files:
+            try:
+                info = sf.info(path)
+            except Exception:  # noqa: BLE001 - read (and reported) as usual below
+                continue
+            if (loader.sr or info.samplerate) == mel.sr and info.frames > mel.n_samples_ * (
+                    info.samplerate / mel.sr):
+                streamed.add(path)
+    rest = [path for path in files if path not in streamed]
+    waves, kept = _loader_audio(model, rest, args) if rest else ([], [])
+    found = {**dict(zip(kept, waves)), **{path: path for path in streamed}}
+    files = [path for path in files if path in found]
+    return [found[path] for path in files], files
+
+
 def _load_folder(root, sr, args):
     import numpy as np
 
@@ -501,28 +543,33 @@ def _predict(args):
         raise UserError("--proba is not available for an event detector model." if is_detector
                         else "--proba needs a classifier model.")
     _show_progress(model, args.quiet)
-    waves, files = _loader_audio(model, files, args)
+    windowed = is_detector or (isinstance(crnn, CRNNClassifier) and not crnn._is_multilabel())
+    waves, files = _predict_audio(model, files, args, stream=windowed)
     features = model[1:]
     window = model.steps[1][1].n_samples_  # longer files are predicted over windows
-    long = [i for i, wave in enumerate(waves) if len(wave) > window]
+    long = [i for i, wave in enumerate(waves) if isinstance(wave, str) or len(wave) > window]
+    short = sorted(set(range(len(waves))) - set(long))
     if is_detector:  # one row per detected event, over the whole of each file
         loader = model.steps[0][1]
         # the rate the features assume: the loader's, or the transformer's with sr=None
         rate = loader.sr or getattr(model.steps[1][1], "sr", None)
-        durations = [len(wave) / rate if rate else np.inf for wave in waves]
-        short = sorted(set(range(len(waves))) - set(long))
+        durations = [_seconds(wave) if isinstance(wave, str) else
+                     len(wave) / rate if rate else np.inf for wave in waves]
         found = dict(zip(short, features.predict([waves[i] for i in short]))) if short else {}
-        found.update({i: detect_events_long(features, waves[i]) for i in long})
+        for i in long:
+            found[i] = _windowed(detect_events_long, features, waves[i], files[i])
         rows = [{"path": files[i], "onset": round(onset, 3),
                  "offset": round(min(offset, durations[i]), 3), "label": plain_label(label)}
                 for i in range(len(waves)) for onset, offset, label in found[i]
                 if onset < durations[i]]  # nothing from the zero padding after a short file
         _write_rows(rows, args.format, keys=["path", "onset", "offset", "label"])
         return 0
-    if isinstance(crnn, CRNNClassifier) and not crnn._is_multilabel():
-        proba = features.predict_proba(waves)
+    if windowed:
+        proba = np.zeros((len(waves), len(crnn.classes_)))
+        if short:
+            proba[short] = features.predict_proba([waves[i] for i in short])
         for i in long:  # the mean of the window probabilities, not the first window's
-            proba[i] = predict_proba_long(features, waves[i])
+            proba[i] = _windowed(predict_proba_long, features, waves[i], files[i])
         pred = crnn.classes_[proba.argmax(axis=1)]
         rows = []
         for i, path in enumerate(files):

@@ -8,7 +8,13 @@ the output), and combine the results: the classifier's window probabilities are 
 event detector's frame probabilities are stitched into one track over the whole recording
 (overlapping frames averaged) before events are decoded, so an event that crosses a window
 edge is one event.
+
+A recording given as a file path is read block by block (``soundfile``; resampled as it is
+read when its rate differs from the transformer's ``sr``), so memory is bounded by a block,
+a batch of windows and the output, never the whole recording: an hour of audio is fine.
 """
+
+import os
 
 import numpy as np
 
@@ -101,22 +107,77 @@ def _hop(mel, overlap, align=1):
     return window, max(hop // align, 1) * align
 
 
-def _windows(wave, window, starts):
+def _windows(blocks, window, starts):
+    """Windows of ``window`` samples at ``starts`` (increasing, at most ``window`` apart)
+    cut from consecutive ``blocks`` of a recording; the buffer holds at most a window and a
+    block. Past the recording's end a window is zero padded."""
+    blocks = iter(blocks)
+    buf, offset, ended = np.zeros(0, dtype=np.float32), 0, False  # buf[0] is sample `offset`
     for start in starts:
-        clip = wave[start:start + window]
+        drop = min(start - offset, len(buf))
+        buf, offset = buf[drop:], offset + drop
+        while not ended and offset + len(buf) < start + window:
+            block = next(blocks, None)
+            if block is None:
+                ended = True
+            else:
+                buf = np.concatenate([buf, block])
+        clip = buf[start - offset:start - offset + window]
         yield clip if len(clip) == window else np.pad(clip, (0, window - len(clip)))
 
 
-def _batched(wave, window, starts, batch_size):
+def _batched(blocks, window, starts, batch_size):
+    windows = _windows(blocks, window, starts)
     for i in range(0, len(starts), batch_size):
-        yield i, np.stack(list(_windows(wave, window, starts[i:i + batch_size])))
+        yield i, np.stack([next(windows) for _ in starts[i:i + batch_size]])
 
 
-def _check_wave(wave):
-    """The recording checked as one clip by the transformer's own waveform checks."""
+def _recording(wave, sr, block_seconds=10.0):
+    """The length in samples (at ``sr``) of a recording and an iterator of its float32 mono
+    blocks: an array is checked by the transformer's own waveform checks and is one block; a
+    file is read a block at a time."""
     from ._inputs import check_waveforms
 
-    return check_waveforms([wave])[0]
+    if not isinstance(wave, (str, os.PathLike)):
+        wave = check_waveforms([wave])[0]
+        return len(wave), iter([wave])
+    import soundfile as sf
+
+    path = os.fspath(wave)
+    try:
+        info = sf.info(path)
+    except Exception as exc:  # soundfile raises several types for unreadable files
+        raise ValueError(
+            f"{path!r} could not be opened for reading in blocks ({str(exc).rstrip('.')}); "
+            "pass a wav/flac/ogg/mp3 file that soundfile reads, or load it with "
+            "sk_crnn.io.load_audio and pass the array.") from exc
+    native = info.samplerate
+    n_samples = info.frames if native == sr else -(-info.frames * int(sr) // native)
+    return n_samples, _file_blocks(path, native, sr, int(block_seconds * native))
+
+
+def _file_blocks(path, native, sr, block):
+    import soundfile as sf
+
+    stream = None
+    if native != sr:
+        import soxr
+
+        stream = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ")
+    with sf.SoundFile(path) as f:
+        done = 0
+        while True:
+            data = f.read(block, dtype="float32", always_2d=True)
+            last = len(data) < block or f.tell() >= f.frames
+            wave = data.mean(axis=1, dtype=np.float32)
+            if not np.isfinite(wave).all():
+                bad = done + int(np.flatnonzero(~np.isfinite(wave))[0])
+                raise ValueError(f"{path!r} holds NaN or infinite samples (the first at "
+                                 f"{bad / native:.3f} s); repair or remove the file.")
+            done += len(data)
+            yield wave if stream is None else stream.resample_chunk(wave, last=last)
+            if last:
+                return
 
 
 def predict_proba_long(pipeline, wave, *, overlap=0.5, batch_size=32):
@@ -127,8 +188,9 @@ def predict_proba_long(pipeline, wave, *, overlap=0.5, batch_size=32):
     pipeline : Pipeline
         A fitted ``MelSpectrogramTransformer -> CRNNClassifier`` pipeline (an
         ``AudioLoader`` may come first).
-    wave : ndarray of shape (n_samples,)
-        The recording, at the transformer's ``sr``.
+    wave : ndarray of shape (n_samples,), str or path-like
+        The recording, at the transformer's ``sr``, or an audio file, read in blocks
+        (downmixed, resampled to ``sr``) so that it is never in memory as a whole.
     overlap : float in [0, 1), default=0.5
         Share of a window that the next one overlaps.
     batch_size : int, default=32
@@ -140,11 +202,11 @@ def predict_proba_long(pipeline, wave, *, overlap=0.5, batch_size=32):
         Columns follow ``classes_``.
     """
     mel, est = _split(pipeline)
-    wave = _check_wave(wave)
+    n_samples, blocks = _recording(wave, mel.sr)
     window, hop = _hop(mel, overlap)
-    starts = window_starts(len(wave), window, hop)
+    starts = window_starts(n_samples, window, hop)
     total = 0.0
-    for _, batch in _batched(wave, window, starts, batch_size):
+    for _, batch in _batched(blocks, window, starts, batch_size):
         total = total + est.predict_proba(mel.transform(batch)).sum(axis=0)
     return total / len(starts)
 
@@ -161,8 +223,10 @@ def detect_events_long(pipeline, wave, *, overlap=0.5, batch_size=32, return_pro
     pipeline : Pipeline
         A fitted ``MelSpectrogramTransformer -> CRNNEventDetector`` pipeline (an
         ``AudioLoader`` may come first).
-    wave : ndarray of shape (n_samples,)
-        The recording, at the transformer's ``sr``.
+    wave : ndarray of shape (n_samples,), str or path-like
+        The recording, at the transformer's ``sr``, or an audio file, read in blocks
+        (downmixed, resampled to ``sr``): memory is bounded by ``batch_size`` windows and
+        the frame probabilities, not by the recording.
     overlap : float in [0, 1), default=0.5
         Share of a window that the next one overlaps (rounded to whole frames).
     batch_size : int, default=32
@@ -180,12 +244,12 @@ def detect_events_long(pipeline, wave, *, overlap=0.5, batch_size=32, return_pro
     from .events import frames_to_events
 
     mel, det = _split(pipeline)
-    wave = _check_wave(wave)
+    n_samples, blocks = _recording(wave, mel.sr)
     window, hop = _hop(mel, overlap, align=mel.hop_length)  # windows start on whole frames
-    starts = window_starts(len(wave), window, hop, align=mel.hop_length)
-    n_frames = max(1 + len(wave) // mel.hop_length, mel.n_frames_)
+    starts = window_starts(n_samples, window, hop, align=mel.hop_length)
+    n_frames = max(1 + n_samples // mel.hop_length, mel.n_frames_)
     track = FrameTrack(n_frames, len(det.classes_))
-    for i, batch in _batched(wave, window, starts, batch_size):
+    for i, batch in _batched(blocks, window, starts, batch_size):
         proba = det.predict_proba(mel.transform(batch))
         for start, p in zip(starts[i:i + len(batch)], proba):
             track.add(start // mel.hop_length, p)
@@ -193,6 +257,6 @@ def detect_events_long(pipeline, wave, *, overlap=0.5, batch_size=32, return_pro
     frame_rate = det._need_frame_rate("to give event times in seconds")
     events = frames_to_events(proba[None], frame_rate=frame_rate, classes=det.classes_,
                               threshold=det.threshold, median_filter=det.median_filter)[0]
-    end = len(wave) / mel.sr
+    end = n_samples / mel.sr
     events = [(on, min(off, end), label) for on, off, label in events if on < end]
     return (events, proba) if return_proba else events

@@ -70,6 +70,79 @@ def test_detector_over_a_recording_longer_than_its_training_clips():
                                atol=0.05)
 
 
+def test_windows_cut_from_small_blocks_equal_slices():
+    from sk_crnn.windows import _windows
+
+    wave = np.arange(1000, dtype=np.float32)
+    starts = window_starts(len(wave), 96, 40, align=8)
+    for size in (7, 96, 250, 1000):
+        blocks = (wave[i:i + size] for i in range(0, len(wave), size))
+        for start, clip in zip(starts, _windows(blocks, 96, starts)):
+            expected = wave[start:start + 96]
+            np.testing.assert_array_equal(clip[:len(expected)], expected)
+            assert len(clip) == 96 and not clip[len(expected):].any()
+
+
+@pytest.fixture(scope="module")
+def detector():
+    scenes, events = make_sound_scenes(16, duration=1.0, sr=SR, n_classes=2, random_state=0)
+    pipe = make_pipeline(mel(), CRNNEventDetector(
+        frame_rate=SR / HOP, max_epochs=2, module__conv_channels=(4,), module__rnn_hidden=8,
+        random_state=0)).fit(scenes, events)
+    return pipe, np.concatenate(scenes[:6]).astype(np.float32)
+
+
+def test_a_file_is_read_in_blocks_with_the_same_result(detector, tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from sk_crnn import windows
+
+    pipe, long = detector
+    path = tmp_path / "long.wav"
+    sf.write(path, np.stack([long, long], axis=1), SR, subtype="FLOAT")  # stereo: downmixed
+    expected, expected_proba = detect_events_long(pipe, long, return_proba=True)
+    read = []
+    blocks = windows._file_blocks
+    monkeypatch.setattr(windows, "_file_blocks", lambda *a: (
+        read.append(len(b)) or b for b in blocks(*a[:3], 1000)))  # blocks of 1000 samples
+    found, proba = detect_events_long(pipe, str(path), return_proba=True)
+    assert found == expected and max(read) == 1000 and sum(read) == len(long)
+    np.testing.assert_allclose(proba, expected_proba, rtol=1e-5, atol=1e-6)
+
+
+def test_a_file_at_another_rate_is_resampled_as_it_is_read(detector, tmp_path):
+    import librosa
+    import soundfile as sf
+
+    pipe, long = detector
+    path = tmp_path / "long_16k.flac"
+    sf.write(path, librosa.resample(long, orig_sr=SR, target_sr=2 * SR), 2 * SR)
+    found, proba = detect_events_long(pipe, path, return_proba=True)
+    _, expected = detect_events_long(pipe, long, return_proba=True)
+    assert proba.shape == expected.shape
+    assert np.abs(proba - expected).mean() < 0.05
+    with pytest.raises(ValueError, match="could not be opened for reading in blocks"):
+        detect_events_long(pipe, tmp_path / "missing.wav")
+
+
+def test_memory_of_a_long_file_is_bounded_by_the_window(detector, tmp_path):
+    import tracemalloc
+
+    import soundfile as sf
+
+    pipe, long = detector
+    path = tmp_path / "ten_minutes.wav"
+    minutes = np.resize(long, 10 * 60 * SR)  # 4.8 M samples, 19 MB as float32
+    sf.write(path, minutes, SR, subtype="FLOAT")
+    del minutes
+    tracemalloc.start()
+    found = detect_events_long(pipe, path, batch_size=8)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert found and found[-1][1] <= 600.0
+    assert peak < 0.25 * 19.2e6  # of the recording: a 10 s block, a batch, the frame track
+
+
 def test_cli_classifies_a_long_file_by_its_windows(tmp_path):
     import contextlib
     import io
