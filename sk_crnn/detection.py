@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.utils import check_consistent_length
+from torch.nn import functional as F
 
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
@@ -15,8 +16,9 @@ from .events import (
     events_to_frames,
     frames_to_events,
     is_frame_matrix,
+    plain_label,
 )
-from .modules import FrameCRNN
+from .modules import FrameCRNN, attention_pool
 
 __all__ = ["CRNNEventDetector"]
 
@@ -31,6 +33,55 @@ def _check_pos_weight(value, name):
                          f"positive weight per class or None; got {value!r}.")
 
 
+def _is_event(item):
+    """Whether a label-list item is (meant as) a timed event (onset, offset, label): a
+    sequence, where a label without times is a scalar."""
+    return isinstance(item, (tuple, list, np.ndarray))
+
+
+def split_weak_labels(y):
+    """Split per-clip label lists into timed events and clip labels without times.
+
+    Each clip is a list of ``(onset, offset, label)`` events (strong labels) or a list of
+    labels without times (weak labels: the classes heard somewhere in the clip); an empty
+    list is a clip without events (strong: no class active in any frame).
+
+    Returns
+    -------
+    events : list of list
+        Per clip its events; ``[]`` for a weakly labelled clip.
+    weak : list of list
+        Per clip its labels without times; ``[]`` for a strongly labelled clip.
+    is_weak : ndarray of bool, shape (n_clips,)
+    """
+    if isinstance(y, (str, bytes)) or not hasattr(y, "__len__"):
+        raise ValueError(f"y must be a list of label lists, one per clip; got "
+                         f"{type(y).__name__}.")
+    events, weak = [], []
+    for i, clip in enumerate(y):
+        if isinstance(clip, (str, bytes)) or not hasattr(clip, "__iter__"):
+            raise ValueError(
+                f"y[{i}] is {clip!r}; each clip takes a list: of (onset, offset, label) "
+                f"events, or of labels without times (weak labels, e.g. [{clip!r}]).")
+        clip = list(clip)
+        timed = [_is_event(item) for item in clip]
+        if any(timed) and not all(timed):
+            bare = clip[timed.index(False)]
+            raise ValueError(
+                f"y[{i}] mixes events with times and labels without times ({bare!r}); a clip "
+                "takes either (onset, offset, label) events (strong labels) or labels "
+                "without times (weak labels), not both. Give the times of every event, or "
+                "the clip's labels only.")
+        if clip and not any(timed):
+            events.append([])
+            weak.append(list(dict.fromkeys(plain for plain in clip)))
+        else:
+            events.append(clip)
+            weak.append([])
+    is_weak = np.array([bool(w) for w in weak], dtype=bool)
+    return events, weak, is_weak
+
+
 class CRNNEventDetector(SpectrogramNet):
     __doc__ = f"""Sound event detection with a convolutional recurrent network.
 
@@ -39,6 +90,14 @@ class CRNNEventDetector(SpectrogramNet):
     ``BCEWithLogitsLoss`` per frame. ``predict`` decodes the frame probabilities into
     events with ``threshold`` and ``median_filter``; ``score`` is the event-based F1 of
     DCASE (computed with ``sed_eval``).
+
+    Weak labels (clip labels without times, as DCASE task 4's weakly labelled data) train
+    the frame outputs too: when ``y`` holds them, the network gets the weak head of the DCASE
+    baseline (``FrameCRNN(clip_head=True)``: attention over time pools the frame
+    probabilities into clip probabilities, :func:`~sk_crnn.modules.attention_pool`), and the
+    loss is the frame BCE over the strongly labelled clips plus the clip BCE over all clips.
+    Strong and weak clips can be mixed in one ``y`` (and so in one batch). ``predict`` still
+    returns timed events.
 
     Parameters
     ----------{module_doc("FrameCRNN").rstrip()}{COMMON_PARAMS_DOC.rstrip()}
@@ -70,7 +129,10 @@ class CRNNEventDetector(SpectrogramNet):
     n_outputs_ : int
         Number of event classes.
     pos_weight_ : ndarray of shape (n_classes,) or None
-        The active-frame weights used in training.{COMMON_ATTRS_DOC.rstrip()}
+        The active-frame weights used in training.
+    clip_head_ : bool
+        Whether the network has the weak (clip-level) head: the first ``fit`` had weak
+        labels.{COMMON_ATTRS_DOC.rstrip()}
 
     See Also
     --------
@@ -138,24 +200,66 @@ class CRNNEventDetector(SpectrogramNet):
                     "y of shape (n_clips, n_frames, n_classes), or event lists as a list.")
             if not np.isin(y, (0, 1)).all():
                 raise ValueError("A frame matrix y must hold only 0 and 1.")
-            classes = np.arange(y.shape[2]) if classes is None else classes
-            if y.shape[2] != len(classes):
+            classes = self._matrix_classes(y, classes)
+            Y, is_weak = y.astype(np.float32), np.zeros(len(y), dtype=bool)
+        elif isinstance(y, np.ndarray) and y.dtype.kind in "biuf" and y.ndim == 2:
+            if not np.isin(y, (0, 1)).all():
                 raise ValueError(
-                    f"y has {y.shape[2]} class columns but there are {len(classes)} classes "
-                    f"({np.asarray(classes).tolist()}).")
-            Y = y.astype(np.float32)
+                    f"A 2-D y of shape {y.shape} is a clip-level 0/1 indicator of shape "
+                    "(n_clips, n_classes) (weak labels), so it must hold only 0 and 1.")
+            classes = self._matrix_classes(y, classes)
+            Y = np.repeat(y.astype(np.float32)[:, None, :], n_frames, axis=1)
+            is_weak = np.ones(len(y), dtype=bool)
         else:
+            Y, classes, is_weak = self._label_lists(y, n_frames, classes)
+        clip_head = bool(is_weak.any()) if reset else self.clip_head_
+        if is_weak.any() and not clip_head:
+            raise ValueError(
+                f"y holds {int(is_weak.sum())} weakly labelled clip(s) (labels without "
+                "times), but the first fit had strong labels only, so the network has no clip "
+                "head; fit again (not partial_fit) on data with weak labels.")
+        fitted = {"classes_inferred_": np.asarray(classes), "n_outputs_": len(classes),
+                  "clip_head_": clip_head}
+        if reset:
+            fitted["pos_weight_"] = self._pos_weight(Y[~is_weak] if (~is_weak).any() else Y)
+        if clip_head:  # the strong-label mask, per clip, as n_classes more columns
+            strong = np.broadcast_to((~is_weak)[:, None, None], Y.shape).astype(np.float32)
+            Y = np.concatenate([Y, strong], axis=-1)
+        return Y, fitted
+
+    def _matrix_classes(self, y, classes):
+        classes = np.arange(y.shape[-1]) if classes is None else classes
+        if y.shape[-1] != len(classes):
+            raise ValueError(
+                f"y has {y.shape[-1]} class columns but there are {len(classes)} classes "
+                f"({np.asarray(classes).tolist()}).")
+        return classes
+
+    def _label_lists(self, y, n_frames, classes):
+        """Frame targets (weak clips: their labels in every frame), the classes and which
+        clips are weak, from per-clip lists of events or of labels without times."""
+        events, weak, is_weak = split_weak_labels(y)
+        if any(events):
             frame_rate = self._need_frame_rate("to turn event lists into frame targets")
-            events = check_event_lists(y, n_frames=n_frames, frame_rate=frame_rate,
+            events = check_event_lists(events, n_frames=n_frames, frame_rate=frame_rate,
                                        classes=classes)
             self._warn_early_events(events, n_frames / frame_rate, frame_rate)
-            classes = event_classes(events) if classes is None else classes
-            Y = events_to_frames(events, n_frames=n_frames, frame_rate=frame_rate,
-                                 classes=classes)
-        fitted = {"classes_inferred_": np.asarray(classes), "n_outputs_": len(classes)}
-        if reset:
-            fitted["pos_weight_"] = self._pos_weight(Y)
-        return Y, fitted
+        else:
+            frame_rate = self.frame_rate or 1.0  # no times to convert
+        if classes is None:
+            labels = [(0.0, 1.0, label) for clip in weak for label in clip]
+            classes = event_classes([*events, labels])
+        known = set(np.asarray(classes).tolist())
+        for i, clip in enumerate(weak):
+            unknown = [label for label in clip if plain_label(label) not in known]
+            if unknown:
+                raise ValueError(f"y[{i}] has label {unknown[0]!r}, which is not one of the "
+                                 f"classes {sorted(known, key=str)}.")
+        Y = events_to_frames(events, n_frames=n_frames, frame_rate=frame_rate, classes=classes)
+        columns = {plain_label(c): k for k, c in enumerate(np.asarray(classes).tolist())}
+        for i in np.flatnonzero(is_weak):
+            Y[i, :, [columns[plain_label(label)] for label in weak[i]]] = 1.0
+        return Y, classes, is_weak
 
     @staticmethod
     def _warn_early_events(events, clip_seconds, frame_rate):
@@ -192,7 +296,42 @@ class CRNNEventDetector(SpectrogramNet):
             kwargs["pos_weight"] = torch.as_tensor(pw, dtype=torch.float32)
         return self.criterion, kwargs
 
+    def _inferred_module_params(self):
+        params = super()._inferred_module_params()
+        return {**params, "clip_head": True} if getattr(self, "clip_head_", False) else params
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The criterion per frame; with the clip head (weak labels), the frame BCE over the
+        strongly labelled clips plus the BCE of the attention-pooled clip probabilities
+        against the clip labels (the classes active in any frame) over all clips."""
+        if not getattr(self, "clip_head_", False):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        n = self.n_outputs_
+        if y_pred.shape[-1] != 2 * n:
+            raise ValueError(
+                f"Training on weak labels needs a module with a clip head (2 x {n} outputs per "
+                f"frame: FrameCRNN(clip_head=True)); {type(self.module_).__name__} gave "
+                f"{y_pred.shape[-1]}.")
+        if not isinstance(self.criterion_, torch.nn.BCEWithLogitsLoss):
+            raise ValueError("Training on weak labels uses BCEWithLogitsLoss; got criterion="
+                             f"{type(self.criterion_).__name__}.")
+        y_true = torch.as_tensor(y_true, device=y_pred.device)
+        y_pred = y_pred.float()
+        frames, attention = y_pred[..., :n], y_pred[..., n:]
+        targets, strong = y_true[..., :n], y_true[..., n:]
+        frame_loss = F.binary_cross_entropy_with_logits(
+            frames, targets, pos_weight=self.criterion_.pos_weight, reduction="none")
+        strong_loss = (frame_loss * strong).sum() / strong.sum().clamp(min=1.0)
+        clip_loss = F.binary_cross_entropy(attention_pool(frames, attention),
+                                           targets.amax(dim=1))
+        return strong_loss + clip_loss
+
     # -- prediction ---------------------------------------------------------------------------
+    def evaluation_step(self, batch, training=False):
+        """skorch's forward pass of a batch: the frame logits (without the clip head's)."""
+        out = super().evaluation_step(batch, training=training)
+        return out[..., :self.n_outputs_] if getattr(self, "clip_head_", False) else out
+
     @shared_docs
     def predict(self, X):
         """Detected events of each clip.

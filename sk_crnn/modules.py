@@ -354,6 +354,11 @@ class FrameCRNN(nn.Module):
     blocks pooled over time (``time_pool > 1``) the steps are repeated (nearest-neighbour
     upsampling) back to the number of input frames.
 
+    With ``clip_head=True`` a second linear layer gives, per step and class, the logit of an
+    attention over time (the weak head of the DCASE task 4 baseline): the clip-level
+    probability of a class is the attention-weighted mean of its frame probabilities
+    (:func:`attention_pool`), which lets clip labels without times train the frame outputs.
+
     Parameters
     ----------
     n_mels : int
@@ -362,6 +367,8 @@ class FrameCRNN(nn.Module):
         Number of event classes.
     n_frames : int or None, default=None
         Number of frames; None accepts any length that survives the time pooling.
+    clip_head : bool, default=False
+        Also output the attention logits (see above).
     **crnn_params : dict
         Any other :class:`CRNN` argument (``conv_channels``, ``time_pool``,
         ``rnn_hidden``, ...) except ``pooling``, which a frame-wise output has no use for.
@@ -373,9 +380,12 @@ class FrameCRNN(nn.Module):
     >>> net = FrameCRNN(n_mels=16, n_outputs=3, conv_channels=(4,), time_pool=2)
     >>> net(torch.zeros(2, 16, 25)).shape
     torch.Size([2, 25, 3])
+    >>> FrameCRNN(n_mels=16, n_outputs=3, conv_channels=(4,), clip_head=True)(
+    ...     torch.zeros(2, 16, 25)).shape  # frame logits, then attention logits
+    torch.Size([2, 25, 6])
     """
 
-    def __init__(self, *, n_mels, n_outputs, n_frames=None, **crnn_params):
+    def __init__(self, *, n_mels, n_outputs, n_frames=None, clip_head=False, **crnn_params):
         super().__init__()
         if "pooling" in crnn_params:
             raise ValueError(
@@ -383,6 +393,8 @@ class FrameCRNN(nn.Module):
                 f"pooling={crnn_params['pooling']!r}. Remove module__pooling."
             )
         self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames, **crnn_params)
+        self.attention = (nn.Linear(self.crnn.embedding_dim, n_outputs) if clip_head
+                          else None)
 
     @shared_docs
     def forward(self, X):
@@ -390,13 +402,45 @@ class FrameCRNN(nn.Module):
 
         {X_tensor}
         logits : torch.Tensor of shape (batch, n_frames, n_outputs)
+            With ``clip_head``, shape (batch, n_frames, 2 * n_outputs): the frame logits,
+            then the attention logits.
         """
         n_frames = X.shape[-1]
-        out = self.crnn.head(self.crnn.dropout(self.crnn.sequence(X)))  # (batch, T', C)
+        h = self.crnn.dropout(self.crnn.sequence(X))  # (batch, T', hidden)
+        out = self.crnn.head(h)  # (batch, T', C)
+        if self.attention is not None:
+            out = torch.cat([out, self.attention(h)], dim=-1)
         if out.shape[1] != n_frames:
             out = F.interpolate(out.transpose(1, 2), size=n_frames, mode="nearest")
             out = out.transpose(1, 2)
         return out
+
+
+def attention_pool(frame_logits, attention_logits):
+    """Clip-level probabilities: the frame probabilities averaged over time with softmax
+    attention weights (the weak head of the DCASE task 4 baseline).
+
+    Parameters
+    ----------
+    frame_logits, attention_logits : torch.Tensor of shape (batch, n_frames, n_classes)
+
+    Returns
+    -------
+    proba : torch.Tensor of shape (batch, n_classes)
+        In (0, 1).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_crnn.modules import attention_pool
+    >>> frames = torch.tensor([[[10.0], [-10.0]]])  # active in frame 0 only
+    >>> round(attention_pool(frames, torch.tensor([[[5.0], [-5.0]]])).item(), 3)
+    1.0
+    >>> round(attention_pool(frames, torch.zeros(1, 2, 1)).item(), 3)  # plain mean
+    0.5
+    """
+    weights = torch.softmax(attention_logits, dim=1)
+    return (torch.sigmoid(frame_logits) * weights).sum(dim=1).clamp(1e-7, 1 - 1e-7)
 
 
 class EmbeddingCRNN(nn.Module):

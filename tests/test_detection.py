@@ -383,3 +383,81 @@ def test_partial_fit_classes_fixes_the_label_set(features, scenes):
     with pytest.raises(ValueError, match="differs from the constructor's classes"):
         CRNNEventDetector(frame_rate=FRAME_RATE, classes=["a", "b"], **TINY).partial_fit(
             features, scenes[1], classes=["tone", "noise", "chirp"])
+
+
+# -- weak labels ------------------------------------------------------------------------------
+def lit_bands(n, *, seed=0, n_mels=16, n_frames=40, n_classes=2):
+    """Spectrograms where class k lights mel bands 8k..8k+7 for 8-15 frames somewhere (noise
+    elsewhere); returns X, the per-clip weak labels and the 0/1 frame truth."""
+    rng = np.random.default_rng(seed)
+    X = 0.3 * rng.standard_normal((n, n_mels, n_frames)).astype(np.float32)
+    truth = np.zeros((n, n_frames, n_classes))
+    labels = []
+    for i in range(n):
+        present = [k for k in range(n_classes) if rng.random() < 0.5]
+        for k in present:
+            width = int(rng.integers(8, 16))
+            start = int(rng.integers(0, n_frames - width))
+            X[i, 8 * k:8 * k + 8, start:start + width] += 2.0
+            truth[i, start:start + width, k] = 1
+        labels.append(["ab"[k] for k in present])
+    return X, labels, truth
+
+
+def test_weak_label_targets_and_the_strong_mask():
+    X = np.zeros((3, 16, 10), dtype=np.float32)
+    det = CRNNEventDetector(frame_rate=10)
+    y = [["dog"], [(0.2, 0.5, "bird")], []]
+    Y, fitted = det._check_targets(y, X, reset=True)
+    assert fitted["clip_head_"] and fitted["classes_inferred_"].tolist() == ["bird", "dog"]
+    assert Y.shape == (3, 10, 4)
+    np.testing.assert_array_equal(Y[0, :, :2], [[0, 1]] * 10)  # the clip label in every frame
+    np.testing.assert_array_equal(Y[1, :, 0], [0, 0, 1, 1, 1, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(Y[:, 0, 2:], [[0, 0], [1, 1], [1, 1]])  # strong mask
+    # a 0/1 indicator of shape (n_clips, n_classes) is weak labels too
+    Y, fitted = det._check_targets(np.array([[1, 0], [0, 1], [1, 1]]), X, reset=True)
+    assert fitted["clip_head_"] and Y.shape == (3, 10, 4) and not Y[..., 2:].any()
+    # strong labels only: no clip head, targets as before
+    Y, fitted = det._check_targets([[(0.2, 0.5, "bird")], [], []], X, reset=True)
+    assert not fitted["clip_head_"] and Y.shape == (3, 10, 1)
+
+
+@pytest.mark.parametrize("y, message", [
+    ([["dog", (0.1, 0.2, "cat")], []], r"y\[0\] mixes events with times and labels without"),
+    ([[], []], "y holds no events at all; a detector needs at least one event"),
+    (["dog", "cat"], r"y\[0\] is 'dog'; each clip takes a list"),
+    (np.array([[0, 2], [1, 0]]), "clip-level 0/1 indicator of shape \\(n_clips, n_classes\\)"),
+])
+def test_weak_label_errors(y, message):
+    X = np.zeros((2, 16, 10), dtype=np.float32)
+    with pytest.raises(ValueError, match=message):
+        CRNNEventDetector(frame_rate=10, **TINY).fit(X, y)
+
+
+def test_weak_labels_train_the_frames_and_predict_timed_events(tmp_path):
+    X, labels, truth = lit_bands(96)
+    det = CRNNEventDetector(frame_rate=10, max_epochs=25, lr=0.01, batch_size=16,
+                            module__conv_channels=(8,), module__rnn_hidden=16,
+                            random_state=0).fit(X, labels)
+    assert det.clip_head_ and det.module_.attention is not None
+    X_test, labels_test, truth_test = lit_bands(32, seed=1)
+    proba = det.predict_proba(X_test)
+    assert proba.shape == (32, 40, 2)  # frame probabilities, not the attention logits
+    from sklearn.metrics import roc_auc_score
+
+    # trained from clip labels only, the frames inside the events score higher than outside
+    assert roc_auc_score(truth_test.ravel(), proba.ravel()) > 0.85
+    found = det.predict(X_test)
+    assert all(0 <= on < off <= 4.0 for clip in found for on, off, _ in clip)
+    # strong and weak clips mixed in one fit; partial_fit keeps the head; persistence
+    events = frames_to_events(truth[:48], frame_rate=10, classes=["a", "b"])
+    mixed = clone(det).set_params(max_epochs=2).fit(X, events + labels[48:])
+    assert mixed.clip_head_
+    mixed.partial_fit(X[:8], events[:8])
+    sk_crnn.save(mixed, tmp_path / "weak.skcrnn")
+    loaded = sk_crnn.load(tmp_path / "weak.skcrnn")
+    np.testing.assert_allclose(loaded.predict_proba(X_test[:4]), mixed.predict_proba(X_test[:4]),
+                               rtol=1e-5, atol=1e-6)
+    strong = clone(det).set_params(max_epochs=1).fit(X, events + [[]] * 48)
+    with pytest.raises(ValueError, match="the first fit had strong labels only"):
+        strong.partial_fit(X[:4], labels[:4])
