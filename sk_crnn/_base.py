@@ -243,7 +243,12 @@ class SpectrogramNet(NeuralNet):
             self._grad_scaler = (torch.amp.GradScaler("cuda") if self.precision == "16-mixed"
                                  else None)
             super().partial_fit(X, y, **fit_params)
+        self._after_training(X, y)
         return self
+
+    def _after_training(self, X, y):
+        """Called after each fit / partial_fit with the checked data (subclasses tune
+        decision parameters here)."""
 
     @contextlib.contextmanager
     def _fitting(self, device):

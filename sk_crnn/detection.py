@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
-from ._validation import Interval, Rule
+from ._validation import Interval, Options, Rule
 from .events import (
     check_event_lists,
     event_classes,
@@ -107,8 +107,12 @@ class CRNNEventDetector(SpectrogramNet):
         Feature frames per second, ``sr / hop_length`` of the ``MelSpectrogramTransformer``.
         Needed to train on event lists and for ``predict`` and ``score`` (event times are in
         seconds); with ``center=True`` frame ``t`` is centred at ``t / frame_rate`` seconds.
-    threshold : float, default=0.5
+    threshold : float or "auto", default=0.5
         A frame is active for a class where its probability is above ``threshold``.
+        ``"auto"`` tunes one threshold per class after training: of 0.05, 0.10, ..., 0.95,
+        the one with the best event F1 of that class on the validation split (so it needs
+        ``validation_fraction``; weakly labelled validation clips, without times, are not
+        used), kept in ``thresholds_``.
     median_filter : float, default=0.1
         Length in seconds of the median filter over the thresholded frames; 0 turns it off.
     pos_weight : "balanced", float, array-like of shape (n_classes,) or None, default="balanced"
@@ -132,7 +136,9 @@ class CRNNEventDetector(SpectrogramNet):
         The active-frame weights used in training.
     clip_head_ : bool
         Whether the network has the weak (clip-level) head: the first ``fit`` had weak
-        labels.{COMMON_ATTRS_DOC.rstrip()}
+        labels.
+    thresholds_ : ndarray of shape (n_classes,)
+        With ``threshold="auto"``: the tuned threshold of each class.{COMMON_ATTRS_DOC.rstrip()}
 
     See Also
     --------
@@ -157,7 +163,7 @@ class CRNNEventDetector(SpectrogramNet):
         **SpectrogramNet._parameter_constraints,
         "frame_rate": ([Interval("real", 0, closed="neither"), None],
                        "It is sr / hop_length of the MelSpectrogramTransformer."),
-        "threshold": Interval("real", 0, 1, closed="left"),
+        "threshold": [Interval("real", 0, 1, closed="left"), Options("auto")],
         "median_filter": (Interval("real", 0), "It is a length in seconds; 0 turns it off."),
         "pos_weight": Rule(_check_pos_weight),
     }
@@ -326,6 +332,57 @@ class CRNNEventDetector(SpectrogramNet):
                                            targets.amax(dim=1))
         return strong_loss + clip_loss
 
+    def _after_training(self, X, y):
+        """With ``threshold="auto"``: tune the per-class thresholds on the validation split."""
+        if self.threshold != "auto":
+            self.__dict__.pop("thresholds_", None)
+            return
+        from .metrics import event_f1
+
+        valid = getattr(self, "validation_indices_", None)
+        if valid is None:
+            raise ValueError(
+                "threshold='auto' tunes the thresholds on the validation split, but there is "
+                "none; set validation_fraction (for example 0.2), or give a number.")
+        n = self.n_outputs_
+        targets = y[valid, :, :n]
+        if self.clip_head_:
+            targets = targets[y[valid, 0, n] > 0]  # the strongly labelled clips
+            X_valid = X[valid][y[valid, 0, n] > 0]
+        else:
+            X_valid = X[valid]
+        if not len(targets):
+            raise ValueError("threshold='auto' needs strongly labelled validation clips (with "
+                             "event times); the validation split holds weak labels only.")
+        frame_rate = self._need_frame_rate("to tune thresholds on event times")
+        proba = self.predict_proba(X_valid)
+        grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
+        thresholds = np.full(n, 0.5)
+        for k, label in enumerate(self.classes_):
+            keep = dict(frame_rate=frame_rate, classes=[label], median_filter=self.median_filter)
+            truth = frames_to_events(targets[..., k:k + 1], **keep)
+            if not any(truth):
+                continue  # no event of this class to tune on: keep 0.5
+            scores = [event_f1(truth, frames_to_events(proba[..., k:k + 1], threshold=t,
+                                                       **keep)) for t in grid]
+            thresholds[k] = grid[int(np.argmax(scores))]
+        self.thresholds_ = thresholds
+
+    def decision_thresholds(self):
+        """The threshold of each class that ``predict`` uses: ``thresholds_`` with
+        ``threshold="auto"``, else ``threshold`` for every class.
+
+        Returns
+        -------
+        thresholds : ndarray of shape (n_classes,)
+        """
+        if self.threshold != "auto":
+            return np.full(len(self.classes_), float(self.threshold))
+        if not hasattr(self, "thresholds_"):
+            raise ValueError("threshold='auto' was set after fit: the thresholds are tuned in "
+                             "fit; fit again, or give a number.")
+        return self.thresholds_
+
     # -- prediction ---------------------------------------------------------------------------
     def evaluation_step(self, batch, training=False):
         """skorch's forward pass of a batch: the frame logits (without the clip head's)."""
@@ -344,7 +401,8 @@ class CRNNEventDetector(SpectrogramNet):
         frame_rate = self._need_frame_rate("to give event times in seconds")
         proba = self.predict_proba(X)
         return frames_to_events(proba, frame_rate=frame_rate, classes=self.classes_,
-                                threshold=self.threshold, median_filter=self.median_filter)
+                                threshold=self.decision_thresholds(),
+                                median_filter=self.median_filter)
 
     @shared_docs
     def score(self, X, y, sample_weight=None):

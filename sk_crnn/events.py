@@ -171,8 +171,9 @@ def frames_to_events(proba, *, frame_rate, classes, threshold=0.5, median_filter
         Frames per second.
     classes : array-like of shape (n_classes,)
         Label of each column.
-    threshold : float, default=0.5
-        A frame is active where the probability is above it.
+    threshold : float or array-like of shape (n_classes,), default=0.5
+        A frame is active where the probability is above it (one threshold per class for
+        an array).
     median_filter : float, default=0.0
         Median filter length in seconds (rounded to an odd number of frames); 0 is off.
 

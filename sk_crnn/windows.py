@@ -256,7 +256,8 @@ def detect_events_long(pipeline, wave, *, overlap=0.5, batch_size=32, return_pro
     proba = track.mean()
     frame_rate = det._need_frame_rate("to give event times in seconds")
     events = frames_to_events(proba[None], frame_rate=frame_rate, classes=det.classes_,
-                              threshold=det.threshold, median_filter=det.median_filter)[0]
+                              threshold=det.decision_thresholds(),
+                              median_filter=det.median_filter)[0]
     end = n_samples / mel.sr
     events = [(on, min(off, end), label) for on, off, label in events if on < end]
     return (events, proba) if return_proba else events

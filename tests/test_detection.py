@@ -461,3 +461,44 @@ def test_weak_labels_train_the_frames_and_predict_timed_events(tmp_path):
     strong = clone(det).set_params(max_epochs=1).fit(X, events + [[]] * 48)
     with pytest.raises(ValueError, match="the first fit had strong labels only"):
         strong.partial_fit(X[:4], labels[:4])
+
+
+def test_threshold_auto_tunes_one_threshold_per_class_on_the_validation_split(tmp_path):
+    from sk_crnn.metrics import event_f1
+
+    X, _, truth = lit_bands(64, seed=2)
+    events = frames_to_events(truth, frame_rate=10, classes=["a", "b"])
+    params = dict(frame_rate=10, max_epochs=4, lr=0.01, batch_size=16, median_filter=0.0,
+                  module__conv_channels=(8,), module__rnn_hidden=16, random_state=0)
+    det = CRNNEventDetector(threshold="auto", validation_fraction=0.25, **params).fit(X, events)
+    assert det.thresholds_.shape == (2,)
+    assert np.isin(np.round(det.thresholds_, 2), np.round(np.arange(0.05, 0.96, 0.05), 2)).all()
+    np.testing.assert_array_equal(det.decision_thresholds(), det.thresholds_)
+    # on the validation clips, each class's tuned threshold is at least as good as 0.5
+    valid = det.validation_indices_
+    proba = det.predict_proba(X[valid])
+    for k, label in enumerate(det.classes_):
+        ref = [[e for e in clip if e[2] == label] for clip in np.asarray(events, object)[valid]]
+
+        def f1(t, k=k, label=label, ref=ref):
+            found = frames_to_events(proba[..., k:k + 1], frame_rate=10, classes=[label],
+                                     threshold=t)
+            return event_f1(ref, found)
+
+        assert f1(det.thresholds_[k]) >= f1(0.5)
+    # predict uses them; a number set after fit replaces them
+    found = det.predict(X[:4])
+    assert found == frames_to_events(det.predict_proba(X[:4]), frame_rate=10,
+                                     classes=det.classes_, threshold=det.thresholds_)
+    assert det.set_params(threshold=0.5).decision_thresholds().tolist() == [0.5, 0.5]
+    det.set_params(threshold="auto")
+    sk_crnn.save(det, tmp_path / "auto.skcrnn")
+    np.testing.assert_array_equal(sk_crnn.load(tmp_path / "auto.skcrnn").thresholds_,
+                                  det.thresholds_)
+    with pytest.raises(ValueError, match="threshold='auto' tunes the thresholds on the "
+                                         "validation split, but there is none"):
+        CRNNEventDetector(threshold="auto", **params).fit(X, events)
+    with pytest.raises(ValueError, match="threshold='auto' was set after fit"):
+        CRNNEventDetector(**params).fit(X, events).set_params(threshold="auto").predict(X)
+    with pytest.raises(ValueError, match="threshold must be"):
+        CRNNEventDetector(threshold="best", **params).fit(X, events)
