@@ -3,7 +3,8 @@
 Events are given per clip as lists of ``(onset_seconds, offset_seconds, label)``, the format
 ``CRNNEventDetector.predict`` returns. These functions only convert that format into
 ``sed_eval``'s event lists (one file per clip) and read its results; the matching and
-counting are ``sed_eval``'s.
+counting are ``sed_eval``'s. The threshold-independent PSDS and the collar-based F1 of frame
+probabilities come from ``sed_scores_eval`` (:mod:`sk_crnn.sed_scores`, re-exported here).
 """
 
 import warnings
@@ -12,11 +13,15 @@ import numpy as np
 
 from .events import check_event_lists, plain_label
 from .retrieval_metrics import mean_average_precision, precision_at_k, retrieval_scorer
+from .sed_scores import collar_f1, psds, psds_scorer
 
 __all__ = [
+    "collar_f1",
     "event_f1",
     "mean_average_precision",
     "precision_at_k",
+    "psds",
+    "psds_scorer",
     "retrieval_scorer",
     "segment_f1",
 ]

@@ -502,3 +502,48 @@ def test_threshold_auto_tunes_one_threshold_per_class_on_the_validation_split(tm
         CRNNEventDetector(**params).fit(X, events).set_params(threshold="auto").predict(X)
     with pytest.raises(ValueError, match="threshold must be"):
         CRNNEventDetector(threshold="best", **params).fit(X, events)
+
+
+# -- threshold-independent scores (sed_scores_eval) --------------------------------------------
+def test_psds_and_collar_f1_of_frame_probabilities():
+    pytest.importorskip("sed_scores_eval")
+    from sk_crnn.metrics import collar_f1, psds
+
+    proba = np.zeros((2, 100, 2))
+    proba[0, 20:60, 0] = 0.9  # dog 2.0-6.0 s found
+    proba[1, 70:90, 1] = 0.8  # cat 7.0-9.0 s found
+    truth = [[(2.0, 6.0, "dog")], [(7.0, 9.0, "cat")]]
+    kw = dict(frame_rate=10, classes=["dog", "cat"])
+    assert psds(truth, proba, **kw) == pytest.approx(1.0)
+    assert psds(truth, proba, scenario=2, **kw) == pytest.approx(1.0)
+    assert collar_f1(truth, proba, **kw) == pytest.approx(1.0)
+    # the cat detected 1 s late: outside the onset collar, and only half its length
+    late = proba.copy()
+    late[1] = 0
+    late[1, 80:100, 1] = 0.8
+    assert collar_f1(truth, late, **kw) == pytest.approx(0.5)
+    assert collar_f1(truth, late, threshold=[0.5, 0.85], **kw) == pytest.approx(2 / 3)
+    assert psds(truth, late, **kw) < 0.75
+    # a false alarm lowers PSDS; random scores are far below a perfect detector
+    rng = np.random.default_rng(0)
+    assert psds(truth, rng.random(proba.shape), **kw) < 0.5
+    with pytest.raises(ValueError, match="no event of the class\\(es\\) \\['cat'\\]"):
+        psds(truth[:1], proba[:1], **kw)
+    with pytest.raises(ValueError, match="scenario 2 penalises cross-triggers"):
+        psds(truth[:1], proba[:1, :, :1], frame_rate=10, classes=["dog"], scenario=2)
+    with pytest.raises(ValueError, match="scenario must be 1 or 2"):
+        psds(truth, proba, scenario=3, **kw)
+
+
+def test_psds_scorer_in_a_grid_search(scenes):
+    pytest.importorskip("sed_scores_eval")
+    from sk_crnn.metrics import psds_scorer
+
+    X, events = scenes
+    pipe = make_pipeline(mel(), CRNNEventDetector(frame_rate=FRAME_RATE, **TINY))
+    search = GridSearchCV(pipe, {"crnneventdetector__lr": [1e-3, 1e-2]}, cv=KFold(2),
+                          scoring={"psds1": psds_scorer(1), "psds2": psds_scorer(2)},
+                          refit="psds1").fit(X, events)
+    scores = search.cv_results_["mean_test_psds1"]
+    assert np.all((0 <= scores) & (scores <= 1))
+    assert np.isfinite(search.cv_results_["mean_test_psds2"]).all()
