@@ -15,8 +15,8 @@ run in a fresh process, two ways:
   a user does without the path form (the whole recording in memory).
 
 It prints seconds, seconds per hour of audio, the events found and the peak resident memory
-of the process (``ru_maxrss``; it includes Python, torch and the model, measured with the
-model loaded and nothing predicted as ``idle``), then the ratio loaded / streamed.
+of the process (``VmHWM``, Linux; it includes Python, torch and the model; the peak with the
+model loaded and nothing predicted is ``idle``), then the ratio loaded / streamed.
 """
 
 import argparse
@@ -30,13 +30,16 @@ from pathlib import Path
 SR, HOP = 16000, 512
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import joblib
 from sk_crnn.io import load_audio
 from sk_crnn.windows import detect_events_long
+def peak_kb():  # this process's peak resident memory (VmHWM: reset by exec, not inherited)
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith("VmHWM")).split()[1])
 pipe = joblib.load(sys.argv[1])
 mode, path = sys.argv[2], sys.argv[3]
-idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+idle = peak_kb()
 start = time.perf_counter()
 if mode == "idle":
     events = []
@@ -45,7 +48,7 @@ elif mode == "streamed":
 else:
     events = detect_events_long(pipe, load_audio([path], sr=16000)[0])
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kb()
 print(json.dumps({"seconds": seconds, "events": len(events), "peak_kb": peak, "idle_kb": idle}))
 """
 
