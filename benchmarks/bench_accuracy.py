@@ -1,23 +1,31 @@
-"""Held-out accuracy on real speech: the default CRNN pipeline against bag-of-frames baselines.
+"""Held-out accuracy on speech and music: the default pipeline against a hand-written CRNN.
 
-Run from the repository root (needs ``../shared/data/keywords.npz``; skips when absent)::
+Run from the repository root (needs ``../shared/data/``; a missing data set is skipped)::
 
-    python -m benchmarks.bench_accuracy [--epochs 15] [--seeds 0 1 2] [--threads 2] [--limit N]
+    python -m benchmarks.bench_accuracy [--data keywords instruments] [--seeds 0 1 2]
+        [--epochs 15] [--rows mfcc recipe defaults mixup specaugment shift] [--limit N]
 
-The keyword set has 10 spoken words, 3000 training and 1000 test clips of 1 s at 16 kHz, the
-test clips spoken by voices never heard in training. Each row trains on the training clips and
-reports accuracy on the test clips and the training time (features included):
+Data: ``keywords.npz`` (10 spoken words, 1 s, test voices never heard in training) and
+``instruments.npz`` (9 instrument families, 2 s phrases, two programs per family heard only
+in test). Rows, each over ``--seeds`` but ``mfcc``:
 
-- MFCC statistics (per-coefficient mean and std over time) + logistic regression / RBF SVC,
-- ``MelSpectrogramTransformer -> CRNNClassifier(max_epochs=E, random_state=seed)``, the
-  classifier's other parameters left at their defaults ("defaults"), then with the training
-  parameters of docs/training.md added one group at a time: "+ early stopping"
-  (``validation_fraction=0.1, early_stopping=True``), "+ SpecAugment" (``freq_mask=8,
-  time_mask=10``: up to an eighth of the 64 mel bands and 0.1 s per mask, 2 masks each),
-  "+ mixup" (``mixup=0.2``) and "+ all" (the three together).
+- ``mfcc``: MFCC statistics (mean and std of 20 MFCCs over time, 32 ms / 10 ms frames),
+  standardised, RBF SVC;
+- ``recipe``: the plain recipe of issue 12 as a hand-written PyTorch loop: librosa log-mels
+  (64 bands, n_fft 512, hop 160), each band standardised with the training set's mean and
+  std; conv blocks Conv2d 3x3 -> BatchNorm -> ReLU -> MaxPool (2, 1) with 16, 32, 64
+  channels; a bidirectional GRU of 64; the mean over time; a linear layer; Adam 1e-3, batch
+  64, no augmentation;
+- ``defaults``: ``make_pipeline(MelSpectrogramTransformer(sr=16000),
+  CRNNClassifier(max_epochs=E, random_state=seed))``, what a user writes;
+- ``mixup``, ``specaugment``, ``shift``: the defaults plus one training option
+  (``mixup=0.2``; ``freq_mask=n_mels // 8, time_mask=`` a tenth of the frames;
+  ``time_shift=`` a tenth of the frames).
 
-``--limit N`` keeps N clips of each split (the same number of every word), to check that the
-script runs; its numbers mean nothing.
+Printed per row and seed: accuracy, macro-F1, training seconds (features included) and
+seconds per epoch; then per row the mean and worst accuracy, the mean macro-F1 and seconds per
+epoch, and the ratios to the recipe's mean accuracy and seconds per epoch. ``--limit N`` keeps
+N clips of each split (the same number of every label), to check that the script runs.
 """
 
 import argparse
@@ -27,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
@@ -37,98 +45,155 @@ from sk_crnn.baselines import mean_std_pool
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SR = 16000
-# Speech front end: 32 ms windows, 10 ms hop, 64 mel bands up to 8 kHz.
-MEL = dict(sr=SR, n_fft=512, hop_length=160, n_mels=64)
+RECIPE_MEL = dict(n_fft=512, hop_length=160, n_mels=64)
 
 
-def load_keywords():
+def load(name):
+    path = DATA / f"{name}.npz"
+    if not path.exists():
+        return None
     sys.path.insert(0, str(DATA))
-    from load_keywords import load
-
-    return load(str(DATA / "keywords.npz"))
+    return __import__(f"load_{name}").load(str(path))
 
 
-def mfcc_baseline(classifier):
-    return make_pipeline(MelSpectrogramTransformer(n_mfcc=20, **MEL),
-                         FunctionTransformer(mean_std_pool), StandardScaler(), classifier)
-
-
-EARLY_STOPPING = dict(validation_fraction=0.1, early_stopping=True)
-SPEC_AUGMENT = dict(freq_mask=8, time_mask=10)
-MIXUP = dict(mixup=0.2)
-CRNN_ROWS = [
-    ("defaults", {}),
-    ("+ early stopping", EARLY_STOPPING),
-    ("+ SpecAugment", SPEC_AUGMENT),
-    ("+ mixup", MIXUP),
-    ("+ all", {**EARLY_STOPPING, **SPEC_AUGMENT, **MIXUP}),
-]
-
-
-def crnn_pipeline(epochs, seed, **params):
-    return make_pipeline(MelSpectrogramTransformer(**MEL),
-                         CRNNClassifier(max_epochs=epochs, random_state=seed, **params))
-
-
-def limit_per_word(X, y, n):
-    """The first ``n`` clips of ``X``, the same number of each word (at least 2)."""
-    words = np.unique(y)
-    per_word = max(n // len(words), 2)
-    keep = np.sort(np.concatenate([np.flatnonzero(y == w)[:per_word] for w in words]))
+def limit_per_label(X, y, n):
+    """The first ``n`` clips, the same number of each label (at least 2)."""
+    labels = np.unique(y)
+    per = max(n // len(labels), 2)
+    keep = np.sort(np.concatenate([np.flatnonzero(y == lab)[:per] for lab in labels]))
     return X[keep], y[keep]
 
 
-def evaluate(make_model, X_train, y_train, X_test, y_test):
-    model = make_model()
+def recipe(X_train, y_train, X_test, *, seed, epochs):
+    """The hand-written CRNN; returns (test predictions, train seconds, seconds per epoch)."""
+    import librosa
+    from torch import nn
+
+    def log_mels(X):
+        return np.stack([librosa.power_to_db(librosa.feature.melspectrogram(
+            y=x, sr=SR, **RECIPE_MEL)) for x in X]).astype(np.float32)
+
     start = time.perf_counter()
-    model.fit(X_train, y_train)
+    F_train, F_test = log_mels(X_train), log_mels(X_test)
+    mean = F_train.mean(axis=(0, 2), keepdims=True)
+    std = F_train.std(axis=(0, 2), keepdims=True) + 1e-5
+    F_train, F_test = (F_train - mean) / std, (F_test - mean) / std
+    labels, y = np.unique(y_train, return_inverse=True)
+
+    class Net(nn.Module):
+        def __init__(self, n_mels, n_out):
+            super().__init__()
+            layers, c_in = [], 1
+            for c_out in (16, 32, 64):
+                layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out),
+                           nn.ReLU(), nn.MaxPool2d((2, 1))]
+                c_in = c_out
+            self.conv = nn.Sequential(*layers)
+            self.rnn = nn.GRU(64 * (n_mels // 8), 64, batch_first=True, bidirectional=True)
+            self.out = nn.Linear(128, n_out)
+
+        def forward(self, x):  # (batch, mels, frames)
+            h = self.conv(x.unsqueeze(1))
+            b, c, f, t = h.shape
+            h, _ = self.rnn(h.permute(0, 3, 1, 2).reshape(b, t, c * f))
+            return self.out(h.mean(dim=1))
+
+    torch.manual_seed(seed)
+    net = Net(F_train.shape[1], len(labels))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(F_train), torch.from_numpy(y)
+    epoch_seconds = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        net.train()
+        for idx in torch.randperm(len(Xt)).split(64):
+            loss = loss_fn(net(Xt[idx]), yt[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        epoch_seconds.append(time.perf_counter() - t0)
     seconds = time.perf_counter() - start
-    return model.score(X_test, y_test), seconds
+    net.eval()
+    with torch.no_grad():
+        logits = torch.cat([net(x) for x in torch.from_numpy(F_test).split(256)])
+    return labels[logits.argmax(dim=1).numpy()], seconds, float(np.mean(epoch_seconds))
 
 
-def main():
+def package(row, X_train, y_train, X_test, *, seed, epochs):
+    """The default pipeline, plus one option for the option rows."""
+    mel = MelSpectrogramTransformer(sr=SR)
+    n_mels = mel.n_mels
+    frames = 1 + X_train.shape[1] // mel.hop_length
+    options = {"defaults": {}, "mixup": {"mixup": 0.2},
+               "specaugment": {"freq_mask": n_mels // 8, "time_mask": max(frames // 10, 1)},
+               "shift": {"time_shift": max(frames // 10, 1)}}[row]
+    pipe = make_pipeline(mel, CRNNClassifier(max_epochs=epochs, random_state=seed, **options))
+    start = time.perf_counter()
+    pipe.fit(X_train, y_train)
+    seconds = time.perf_counter() - start
+    return pipe.predict(X_test), seconds, float(np.mean(pipe[-1].history[:, "dur"]))
+
+
+def mfcc(X_train, y_train, X_test, **_):
+    pipe = make_pipeline(
+        MelSpectrogramTransformer(sr=SR, n_fft=512, hop_length=160, n_mels=40, n_mfcc=20),
+        FunctionTransformer(mean_std_pool), StandardScaler(), SVC(C=10))
+    start = time.perf_counter()
+    pipe.fit(X_train, y_train)
+    return pipe.predict(X_test), time.perf_counter() - start, float("nan")
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--data", nargs="+", default=["keywords", "instruments"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--rows", nargs="+", default=None,
-                        help="CRNN rows to run (labels such as defaults '+ mixup'); default all")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--limit", type=int, default=None,
-                        help="clips per split (100 or more: the 10%% validation split needs "
-                             "every word), to check that the script runs")
-    parser.add_argument("--train-limit", type=int, default=None,
-                        help="training clips only (the full test split is kept)")
-    args = parser.parse_args()
-    if not (DATA / "keywords.npz").exists():
-        print(f"skipped: {DATA / 'keywords.npz'} is absent")
-        return
-    torch.set_num_threads(args.threads)
-    X_train, y_train, X_test, y_test = load_keywords()
-    if args.limit:
-        X_train, y_train = limit_per_word(X_train, y_train, args.limit)
-        X_test, y_test = limit_per_word(X_test, y_test, args.limit)
-    if args.train_limit:
-        X_train, y_train = limit_per_word(X_train, y_train, args.train_limit)
-    print(f"keywords: {len(X_train)} train / {len(X_test)} test clips, unseen test voices; "
-          f"features {MEL}; {args.threads} torch threads")
-    rows = [
-        ("MFCC stats + logistic regression",
-         [lambda: mfcc_baseline(LogisticRegression(max_iter=3000))]),
-        ("MFCC stats + RBF SVC", [lambda: mfcc_baseline(SVC(C=10))]),
-        *(
-            (f"CRNN(max_epochs={args.epochs}) {label}",
-             [lambda s=s, p=params: crnn_pipeline(args.epochs, s, **p) for s in args.seeds])
-            for label, params in CRNN_ROWS
-            if args.rows is None or label in args.rows
-        ),
-    ]
-    print(f"{'model':40s} {'accuracy (mean +/- std over runs)':>34s} {'train s':>9s}")
-    for name, makers in rows:
-        results = [evaluate(m, X_train, y_train, X_test, y_test) for m in makers]
-        acc = np.array([r[0] for r in results])
-        secs = np.mean([r[1] for r in results])
-        spread = f"+/- {acc.std():.3f} ({len(acc)} seeds)" if len(acc) > 1 else ""
-        print(f"{name:40s} {acc.mean():12.3f} {spread:>21s} {secs:9.1f}", flush=True)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--rows", nargs="+",
+                        default=["mfcc", "recipe", "defaults", "mixup", "specaugment", "shift"])
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args(argv)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs")
+    for name in args.data:
+        data = load(name)
+        if data is None:
+            print(f"{name}: ../shared/data/{name}.npz not found, skipped")
+            continue
+        X_train, y_train, X_test, y_test = data
+        if args.limit:
+            X_train, y_train = limit_per_label(X_train, y_train, args.limit)
+            X_test, y_test = limit_per_label(X_test, y_test, args.limit)
+        print(f"\n## {name}: {len(y_train)} train, {len(y_test)} test clips, "
+              f"{len(np.unique(y_train))} labels")
+        print("| row | seed | accuracy | macro-F1 | train s | s/epoch |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        results = {}
+        for seed in args.seeds:
+            for row in args.rows:
+                if row == "mfcc" and row in results:
+                    continue
+                run = {"mfcc": mfcc, "recipe": recipe}.get(row)
+                if run is None:
+                    pred, seconds, per_epoch = package(row, X_train, y_train, X_test,
+                                                       seed=seed, epochs=args.epochs)
+                else:
+                    pred, seconds, per_epoch = run(X_train, y_train, X_test, seed=seed,
+                                                   epochs=args.epochs)
+                acc = float(np.mean(pred == y_test))
+                f1 = f1_score(y_test, pred, average="macro")
+                results.setdefault(row, []).append((acc, f1, seconds, per_epoch))
+                print(f"| {row} | {'-' if row == 'mfcc' else seed} | {acc:.3f} | {f1:.3f} | "
+                      f"{seconds:.0f} | {per_epoch:.1f} |", flush=True)
+        ref = np.asarray(results["recipe"]).mean(axis=0) if "recipe" in results else None
+        print("\n| row | mean accuracy | worst accuracy | mean macro-F1 | s/epoch | "
+              "accuracy / recipe | s/epoch / recipe |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for row, values in results.items():
+            v = np.asarray(values)
+            ratios = (f"{v[:, 0].mean() / ref[0]:.3f} | {v[:, 3].mean() / ref[3]:.2f}"
+                      if ref is not None and row != "mfcc" else "- | -")
+            print(f"| {row} | {v[:, 0].mean():.3f} | {v[:, 0].min():.3f} | "
+                  f"{v[:, 1].mean():.3f} | {v[:, 3].mean():.1f} | {ratios} |", flush=True)
 
 
 if __name__ == "__main__":
