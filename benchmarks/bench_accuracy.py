@@ -3,7 +3,8 @@
 Run from the repository root (needs ``../shared/data/``; a missing data set is skipped)::
 
     python -m benchmarks.bench_accuracy [--data keywords instruments] [--seeds 0 1 2]
-        [--epochs 15] [--rows mfcc recipe defaults mixup specaugment shift] [--limit N]
+        [--epochs 15] [--rows mfcc recipe defaults mixup specaugment shift input_bn]
+        [--limit N]
 
 Data: ``keywords.npz`` (10 spoken words, 1 s, test voices never heard in training) and
 ``instruments.npz`` (9 instrument families, 2 s phrases, two programs per family heard only
@@ -20,7 +21,9 @@ in test). Rows, each over ``--seeds`` but ``mfcc``:
   CRNNClassifier(max_epochs=E, random_state=seed))``, what a user writes;
 - ``mixup``, ``specaugment``, ``shift``: the defaults plus one training option
   (``mixup=0.2``; ``freq_mask=n_mels // 8, time_mask=`` a tenth of the frames;
-  ``time_shift=`` a tenth of the frames).
+  ``time_shift=`` a tenth of the frames);
+- ``input_bn``: the defaults with ``module__input_norm=True`` (a BatchNorm over the mel
+  bands at the network's input, as PANNs: normalisation without fitted statistics).
 
 Printed per row and seed: accuracy, macro-F1, training seconds (features included) and
 seconds per epoch; then per row the mean and worst accuracy, the mean macro-F1 and seconds per
@@ -127,7 +130,8 @@ def package(row, X_train, y_train, X_test, *, seed, epochs):
     frames = 1 + X_train.shape[1] // mel.hop_length
     options = {"defaults": {}, "mixup": {"mixup": 0.2},
                "specaugment": {"freq_mask": n_mels // 8, "time_mask": max(frames // 10, 1)},
-               "shift": {"time_shift": max(frames // 10, 1)}}[row]
+               "shift": {"time_shift": max(frames // 10, 1)},
+               "input_bn": {"module__input_norm": True}}[row]
     pipe = make_pipeline(mel, CRNNClassifier(max_epochs=epochs, random_state=seed, **options))
     start = time.perf_counter()
     pipe.fit(X_train, y_train)
@@ -150,7 +154,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--rows", nargs="+",
-                        default=["mfcc", "recipe", "defaults", "mixup", "specaugment", "shift"])
+                        default=["mfcc", "recipe", "defaults", "mixup", "specaugment", "shift",
+                                 "input_bn"])
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs")

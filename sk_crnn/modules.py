@@ -157,6 +157,11 @@ class CRNN(nn.Module):
         softmax attention over time, or the last step (for a bidirectional layer: the forward
         direction at the last step joined with the backward direction at the first step,
         i.e. both directions' final states).
+    input_norm : bool, default=False
+        A ``BatchNorm`` over the mel bands of the input before the conv blocks (as PANNs'
+        ``bn0``): each band standardised by batch statistics in training and their running
+        averages in prediction, a normalisation that needs no fitted statistics in the
+        features.
 
     Attributes
     ----------
@@ -190,6 +195,7 @@ class CRNN(nn.Module):
         bidirectional=True,
         dropout=0.1,
         pooling="mean",
+        input_norm=False,
     ):
         super().__init__()
         conv_channels = (
@@ -241,6 +247,7 @@ class CRNN(nn.Module):
             ]
             in_ch = out_ch
         self.conv = nn.Sequential(*blocks)
+        self.input_norm = nn.BatchNorm2d(self.n_mels) if input_norm else None
         self.n_mels_out = crnn_output_size(self.n_mels, self.freq_pool, self.kernel_size)
         rnn_cls = nn.GRU if rnn_type == "gru" else nn.LSTM
         self.rnn = rnn_cls(
@@ -310,6 +317,8 @@ class CRNN(nn.Module):
             With ``n_steps = self.sequence_length(n_frames)``.
         """
         X = self._check_input(X)
+        if self.input_norm is not None:  # (batch, 1, F, T) -> bands as channels -> back
+            X = self.input_norm(X.transpose(1, 2)).transpose(1, 2)
         h = self.conv(X)  # (batch, C, F', T')
         b, c, f, t = h.shape
         h = h.permute(0, 3, 1, 2).reshape(b, t, c * f)  # time stays the sequence axis

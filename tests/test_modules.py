@@ -130,3 +130,16 @@ def test_min_input_size_is_the_smallest_that_works(kernel_size, pools):
         kernel_size=kernel_size,
     ).eval()
     assert net(torch.randn(1, n, 6)).shape == (1, 2)
+
+
+def test_input_norm_standardises_each_mel_band_with_batch_statistics():
+    net = CRNN(n_mels=16, n_outputs=3, conv_channels=(4,), input_norm=True)
+    X = torch.randn(32, 16, 20) * torch.linspace(1, 10, 16)[:, None] + 40.0
+    seen = {}
+    net.conv.register_forward_hook(lambda m, inp, out: seen.update(x=inp[0]))
+    net.train()(X)
+    x = seen["x"]  # what the conv blocks get: (batch, 1, n_mels, n_frames)
+    torch.testing.assert_close(x.mean(dim=(0, 1, 3)), torch.zeros(16), atol=1e-4, rtol=0)
+    torch.testing.assert_close(x.std(dim=(0, 1, 3)), torch.ones(16), atol=1e-2, rtol=0)
+    assert "input_norm.running_mean" in net.state_dict()
+    assert "input_norm.running_mean" not in CRNN(n_mels=16, n_outputs=3).state_dict()
