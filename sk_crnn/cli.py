@@ -288,7 +288,8 @@ def _collect_files(inputs):
     return [str(f) for f in files]
 
 
-def _read_audio(paths, args, *, sr, mono=True, offset=0.0, duration=None, n_jobs=-1):
+def _read_audio(paths, args, *, sr, mono=True, offset=0.0, duration=None, n_jobs=-1,
+                allow_none=False):
     """Waveforms of ``paths`` and the paths read; with --on-error skip, unreadable files are
     left out and reported on stderr."""
     from .io import _AudioFileError, load_audio
@@ -305,18 +306,18 @@ def _read_audio(paths, args, *, sr, mono=True, offset=0.0, duration=None, n_jobs
     if skipped:
         print(f"sk-crnn {args.command}: skipped {len(skipped)} of {len(paths)} files that "
               f"could not be read: {', '.join(skipped)}", file=sys.stderr)
-    if not waves:
+    if not waves and not allow_none:
         raise UserError("none of the files could be read.")
     skipped = set(skipped)
     return waves, [p for p in paths if p not in skipped]
 
 
-def _loader_audio(model, paths, args):
+def _loader_audio(model, paths, args, allow_none=False):
     loader = model.steps[0][1]
     return _read_audio(paths, args, sr=loader.sr, mono=getattr(loader, "mono", True),
                        offset=getattr(loader, "offset", 0.0),
                        duration=getattr(loader, "duration", None),
-                       n_jobs=getattr(loader, "n_jobs", None))
+                       n_jobs=getattr(loader, "n_jobs", None), allow_none=allow_none)
 
 
 def _windowed(predict, features, wave, path):
@@ -355,7 +356,8 @@ def _predict_audio(model, files, args, *, stream):
                     info.samplerate / mel.sr):
                 streamed.add(path)
     rest = [path for path in files if path not in streamed]
-    waves, kept = _loader_audio(model, rest, args) if rest else ([], [])
+    waves, kept = (_loader_audio(model, rest, args, allow_none=bool(streamed)) if rest
+                   else ([], []))
     found = {**dict(zip(kept, waves)), **{path: path for path in streamed}}
     files = [path for path in files if path in found]
     return [found[path] for path in files], files
