@@ -180,6 +180,15 @@ class CRNNEventDetector(SpectrogramNet):
         self.pos_weight = pos_weight
         self.classes = classes
 
+    def _check_params(self):
+        device = super()._check_params()
+        if self.threshold == "auto" and not self.validation_fraction:
+            raise ValueError(
+                "threshold='auto' tunes the thresholds on the validation split, but there is "
+                f"none (validation_fraction={self.validation_fraction!r}); set "
+                "validation_fraction (for example 0.2), or give a number.")
+        return device
+
     def _sigmoid_outputs(self):
         return True
 
@@ -339,11 +348,7 @@ class CRNNEventDetector(SpectrogramNet):
             return
         from .metrics import event_f1
 
-        valid = getattr(self, "validation_indices_", None)
-        if valid is None:
-            raise ValueError(
-                "threshold='auto' tunes the thresholds on the validation split, but there is "
-                "none; set validation_fraction (for example 0.2), or give a number.")
+        valid = self.validation_indices_
         n = self.n_outputs_
         targets = y[valid, :, :n]
         if self.clip_head_:
@@ -359,8 +364,9 @@ class CRNNEventDetector(SpectrogramNet):
         grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
         thresholds = np.full(n, 0.5)
         for k, label in enumerate(self.classes_):
-            keep = dict(frame_rate=frame_rate, classes=[label], median_filter=self.median_filter)
+            keep = dict(frame_rate=frame_rate, classes=[label])
             truth = frames_to_events(targets[..., k:k + 1], **keep)
+            keep["median_filter"] = self.median_filter
             if not any(truth):
                 continue  # no event of this class to tune on: keep 0.5
             scores = [event_f1(truth, frames_to_events(proba[..., k:k + 1], threshold=t,
