@@ -180,14 +180,13 @@ class CRNNEventDetector(SpectrogramNet):
         self.pos_weight = pos_weight
         self.classes = classes
 
-    def _check_params(self):
-        device = super()._check_params()
+    def _check_fit_data(self, X, y, *, reset, classes=None):
         if self.threshold == "auto" and not self.validation_fraction:
             raise ValueError(
                 "threshold='auto' tunes the thresholds on the validation split, but there is "
                 f"none (validation_fraction={self.validation_fraction!r}); set "
                 "validation_fraction (for example 0.2), or give a number.")
-        return device
+        return super()._check_fit_data(X, y, reset=reset, classes=classes)
 
     def _sigmoid_outputs(self):
         return True
