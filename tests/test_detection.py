@@ -248,6 +248,7 @@ def test_plot_events_renders(features, scenes):
 
 
 # -- command line -----------------------------------------------------------------------------
+@pytest.mark.slow  # two CLI subprocesses (about 13 s); test_windows covers streaming in the CLI
 def test_cli_predict_with_a_detector(scenes, tmp_path):
     X, events = scenes
     fitted = make_pipeline(mel(), CRNNEventDetector(frame_rate=FRAME_RATE, threshold=0.0,
