@@ -32,9 +32,7 @@ N clips of each split (the same number of every label), to check that the script
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -46,17 +44,10 @@ from sklearn.svm import SVC
 from sk_crnn import CRNNClassifier, MelSpectrogramTransformer
 from sk_crnn.baselines import mean_std_pool
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from .bench_retrieval import load  # a data set of ../shared/data, or None when absent
+
 SR = 16000
 RECIPE_MEL = dict(n_fft=512, hop_length=160, n_mels=64)
-
-
-def load(name):
-    path = DATA / f"{name}.npz"
-    if not path.exists():
-        return None
-    sys.path.insert(0, str(DATA))
-    return __import__(f"load_{name}").load(str(path))
 
 
 def limit_per_label(X, y, n):
