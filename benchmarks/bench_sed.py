@@ -144,7 +144,13 @@ def main(argv=None):
     parser.add_argument("--rows", nargs="+",
                         default=["handwritten", "detector", "band", "weak", "logreg"])
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the streams")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a CRNNEventDetector parameter for the detector rows, e.g. "
+                             "pos_weight=None (to try a default)")
     args = parser.parse_args(argv)
+    import ast
+
+    params = {k: ast.literal_eval(v) for k, v in (p.split("=", 1) for p in args.param)}
     if not (DATA / "keywords.npz").exists():
         print(f"skipped: {DATA / 'keywords.npz'} not found")
         return 0
@@ -172,7 +178,8 @@ def main(argv=None):
     n_events = sum(map(len, ev_train)) + sum(map(len, ev_test))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.n_train} train "
           f"and {args.n_test} test streams of {DURATION:.0f} s, {n_events} keyword events, "
-          f"built in {time.perf_counter() - start:.1f} s; {args.epochs} epochs")
+          f"built in {time.perf_counter() - start:.1f} s; {args.epochs} epochs; detector "
+          f"parameters {params or 'defaults'}")
     frame_rate = SR / HOP
     classes = np.unique(y_train).astype(str)
     weak_train = [sorted({label for _, _, label in clip}) for clip in ev_train]
@@ -183,7 +190,7 @@ def main(argv=None):
             MelSpectrogramTransformer(sr=SR, n_fft=512, hop_length=HOP, n_mels=40,
                                       **mel_params),
             CRNNEventDetector(frame_rate=frame_rate, classes=classes, max_epochs=args.epochs,
-                              random_state=seed))
+                              random_state=seed, **params))
 
     def run(row, seed):
         """(predicted events, train seconds, seconds per epoch)."""

@@ -71,7 +71,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         takes the length of the longest training clip.
     normalize : {"band"} or None, default=None
         ``"band"``: standardise each band with the mean and standard deviation learned in
-        ``fit`` (over clips and frames).
+        ``fit``, over the clips and their frames; the padding of clips shorter than the
+        fitted length (a list of clips of different lengths) is left out of the statistics.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. The output is always a numpy array.
     batch_size : int, default=64
@@ -228,8 +229,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         self.n_bands_ = self.n_mels if self.n_mfcc is None else self.n_mfcc
         if self.normalize == "band":
             feats = self._compute(X, plan, np.float32, normalize=False)
-            self.band_mean_ = feats.mean(axis=(0, 2), dtype=np.float64)
-            self.band_std_ = feats.std(axis=(0, 2), dtype=np.float64)
+            self.band_mean_, self.band_std_ = _band_statistics(
+                feats, [plan.n_frames(len(clip)) for clip in X])
         elif hasattr(self, "band_mean_"):
             del self.band_mean_, self.band_std_
         return self
@@ -324,6 +325,36 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def _band_statistics(feats, n_frames):
+    """Mean and std of each band over the frames of each clip's own length.
+
+    The zero padding of clips shorter than the fitted length (ragged lists) is left out: it
+    is the dB floor, far from any sound, and would pull the mean down and swell the std, so
+    that the standardised sound of the clips would not be standardised.
+
+    Parameters
+    ----------
+    feats : ndarray of shape (n_clips, n_bands, n_frames)
+    n_frames : sequence of int, one per clip
+        Frames of each clip before padding (capped at the fitted length).
+
+    Returns
+    -------
+    mean, std : ndarray of shape (n_bands,), float64
+    """
+    total = feats.shape[-1]
+    n_frames = np.minimum(np.asarray(n_frames, dtype=np.int64), total)
+    if (n_frames >= total).all():  # equal lengths: every frame is the clips' own
+        return (feats.mean(axis=(0, 2), dtype=np.float64),
+                feats.std(axis=(0, 2), dtype=np.float64))
+    n_frames = np.maximum(n_frames, 1)
+    count = float(n_frames.sum())
+    mean = sum(f[:, :k].sum(axis=1, dtype=np.float64) for f, k in zip(feats, n_frames)) / count
+    var = sum(np.square(f[:, :k] - mean[:, None]).sum(axis=1)
+              for f, k in zip(feats, n_frames)) / count
+    return mean, np.sqrt(var)
 
 
 _TORCH_DTYPES = {"float16": torch.float16, "float64": torch.float64, "float32": torch.float32}

@@ -165,6 +165,29 @@ def test_band_normalization():
     np.testing.assert_allclose(refit.band_mean_, mean)
 
 
+def test_band_normalization_leaves_out_the_padding_of_shorter_clips():
+    # A ragged list is zero-padded to the longest clip; the padding (the dB floor) must not
+    # enter the band statistics, or the clips' own frames end up far from mean 0 / std 1.
+    clips = [c[:n] for c, n in zip(speechlike(n_clips=4), (16000, 4000, 8000, 2000))]
+    t = MelSpectrogramTransformer(sr=16000, n_mels=24, hop_length=256,
+                                  normalize="band").fit(clips)
+    raw = clone(t).set_params(normalize=None).fit(clips).transform(clips)
+    own = [1 + len(c) // 256 for c in clips]
+    frames = np.concatenate([f[:, :k] for f, k in zip(raw, own)], axis=1)
+    np.testing.assert_allclose(t.band_mean_, frames.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(t.band_std_, frames.std(axis=1), rtol=1e-4)
+    out = t.transform(clips)
+    normed = np.concatenate([f[:, :k] for f, k in zip(out, own)], axis=1)
+    np.testing.assert_allclose(normed.mean(axis=1), 0, atol=1e-3)
+    np.testing.assert_allclose(normed.std(axis=1), 1, atol=1e-3)
+    # Equal lengths: every frame counts, as before.
+    same = MelSpectrogramTransformer(sr=16000, n_mels=24, normalize="band").fit(
+        [c[:2000] for c in clips])
+    feats = clone(same).set_params(normalize=None).fit([c[:2000] for c in clips]).transform(
+        [c[:2000] for c in clips])
+    np.testing.assert_allclose(same.band_mean_, feats.mean(axis=(0, 2)), rtol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "float64", np.float32])
 def test_output_dtype(dtype):
     X = speechlike(n_clips=2)
