@@ -153,6 +153,7 @@ def test_worker_thread_limit_concurrent_tasks_share_from_the_same_base(monkeypat
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow  # two worker processes that import torch: about 16 s
 def test_loky_workers_give_each_fit_its_share_of_the_cores(clips):
     # joblib's loky backend sets OMP_NUM_THREADS in its workers to cores // n_jobs (or to the
     # parent's OMP_NUM_THREADS where that is set); torch follows it, so two parallel fits on

@@ -23,8 +23,15 @@ def test_readme_has_examples_and_two_setup_commands():
     assert "pytest" in first_bash[1]
 
 
+# The scaling page starts parallel worker processes (about 19 s): it runs with the slow tests.
+SLOW_PAGES = {"scaling.md"}
+
+
 @pytest.mark.parametrize(
-    "page", [p for p in PAGES if python_blocks(p)], ids=lambda p: p.relative_to(ROOT).as_posix()
+    "page",
+    [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_PAGES else p
+     for p in PAGES if python_blocks(p)],
+    ids=lambda p: p.relative_to(ROOT).as_posix(),
 )
 def test_page_code_runs(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # files the examples write land in a temporary folder
