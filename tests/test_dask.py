@@ -86,7 +86,7 @@ def _set_torch_threads(n):
     return torch.get_num_threads()
 
 
-@pytest.mark.slow  # about 10 s on 2 cores; the loky thread-share test stays in the default run
+@pytest.mark.slow  # about 10 s on 2 cores
 def test_fits_on_dask_workers_use_one_torch_thread(client, clips):
     # Dask's nanny starts workers with OMP_NUM_THREADS=1 unless the environment says
     # otherwise; give each worker's task thread 2 torch threads, as a worker started without
