@@ -337,3 +337,30 @@ def scaled_train_step(net, scaler, batch, **fit_params):
 def draw_seed():
     """An int seed drawn from torch's global RNG (forked and seeded in fit)."""
     return int(torch.randint(0, 2**31 - 1, (1,)).item())
+
+
+# -- training windows ---------------------------------------------------------------------------
+def window_dataset(net, dataset, n_windows):
+    """A skorch dataset of the clips of ``dataset`` (a skorch ``Dataset`` or a ``Subset`` of
+    one) each cut into ``n_windows`` windows of ``ceil(n_frames / n_windows)`` frames, evenly
+    spaced from the first frame to the last (they cover every frame, overlapping by less than
+    a frame per window), clip after clip. ``X`` has the frames on its last axis, ``y`` (frame
+    targets) on axis 1; either may be a numpy array or a tensor. Returns ``dataset`` unchanged
+    when ``n_windows`` is 1 or its arrays cannot be reached."""
+    given, indices = dataset, None
+    while isinstance(dataset, torch.utils.data.Subset):
+        indices = (np.asarray(dataset.indices) if indices is None
+                   else np.asarray(dataset.indices)[indices])
+        dataset = dataset.dataset
+    X, y = getattr(dataset, "X", None), getattr(dataset, "y", None)
+    if n_windows <= 1 or X is None or y is None or not hasattr(X, "shape"):
+        return given
+    if indices is not None:
+        X, y = X[indices], y[indices]
+    n_frames = X.shape[-1]
+    width = -(-n_frames // n_windows)
+    starts = np.linspace(0, n_frames - width, n_windows).round().astype(int)
+    stack = torch.stack if isinstance(X, torch.Tensor) else np.stack
+    Xw = stack([X[..., s:s + width] for s in starts], 1).reshape(-1, *X.shape[1:-1], width)
+    yw = stack([y[:, s:s + width] for s in starts], 1).reshape(-1, width, *y.shape[2:])
+    return net.get_dataset(Xw, yw)

@@ -9,6 +9,7 @@ from torch.nn import functional as F
 
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
+from ._training import window_dataset
 from ._validation import Interval, Options, Rule
 from .events import (
     check_event_lists,
@@ -24,13 +25,13 @@ __all__ = ["CRNNEventDetector"]
 
 
 def _check_pos_weight(value, name):
-    if value is None or (isinstance(value, str) and value == "balanced"):
+    if value is None or (isinstance(value, str) and value in ("sqrt", "balanced")):
         return
     weights = np.asarray(value) if not isinstance(value, str) else None
     if weights is None or weights.dtype.kind not in "iuf" or weights.ndim > 1 or not (
             np.all(np.isfinite(weights)) and np.all(weights > 0)):
-        raise ValueError(f"{name} must be 'balanced', a positive number, an array of one "
-                         f"positive weight per class or None; got {value!r}.")
+        raise ValueError(f"{name} must be 'sqrt', 'balanced', a positive number, an array of "
+                         f"one positive weight per class or None; got {value!r}.")
 
 
 def _is_event(item):
@@ -82,6 +83,9 @@ def split_weak_labels(y):
     return events, weak, is_weak
 
 
+TRAIN_WINDOW = 2.0
+
+
 class CRNNEventDetector(SpectrogramNet):
     __doc__ = f"""Sound event detection with a convolutional recurrent network.
 
@@ -113,18 +117,33 @@ class CRNNEventDetector(SpectrogramNet):
         the one with the best event F1 of that class on the validation split (so it needs
         ``validation_fraction``; weakly labelled validation clips, without times, are not
         used), kept in ``thresholds_``.
-    median_filter : float, default=0.1
+    median_filter : float, default=0.25
         Length in seconds of the median filter over the thresholded frames; 0 turns it off.
-    pos_weight : "balanced", float, array-like of shape (n_classes,) or None, default="balanced"
+        It removes active or silent runs shorter than half its length, so set it below the
+        shortest events you expect (a click of 50 ms needs 0.1 or 0).
+    pos_weight : "sqrt", "balanced", float, array-like of shape (n_classes,) or None, \
+default="sqrt"
         Weight of the active frames in the loss (``BCEWithLogitsLoss(pos_weight=...)``).
         Events are rare (a class is often active in a few percent of the frames), and without
         it the network learns to say "nothing" everywhere. ``"balanced"`` uses, per class,
-        inactive frames / active frames of the training targets, clipped to [1, 100]; None
-        weighs every frame alike. Ignored when ``criterion__pos_weight`` is given.
+        inactive frames / active frames of the training targets, and ``"sqrt"`` the square
+        root of that ratio, both clipped to [1, 100]; None weighs every frame alike. The full
+        ratio (about 30 on the keyword scenes of ``bench_sed``) makes the network call too
+        many frames active at a 0.5 threshold; its square root scored higher there (see
+        ``benchmarks/README.md``). Ignored when ``criterion__pos_weight`` is given.
     classes : array-like or None, default=None
         The event labels and their column order; None takes the sorted labels found in the
         training events (or ``np.arange(n_classes)`` for a frame matrix ``y``). Set it when
         a training subset may lack a class.
+    train_window : float or None, default={TRAIN_WINDOW}
+        Train on windows of about this many seconds cut from the training clips, not on the
+        whole clips: each clip is cut into ``round(clip seconds / train_window)`` equal
+        windows that cover all its frames. An epoch then takes several times more (and
+        cheaper) optimizer steps over the same frames, which is what lets the detector learn
+        from a few hundred recordings in a few epochs; the network still predicts whole
+        clips, and validation clips are not cut. None, clips shorter than 1.5 windows, weak
+        labels (a clip label says nothing about a window of the clip) and
+        ``frame_rate=None`` (seconds cannot be turned into frames) train on whole clips.
 
     Attributes
     ----------
@@ -166,19 +185,22 @@ class CRNNEventDetector(SpectrogramNet):
         "threshold": [Interval("real", 0, 1, closed="left"), Options("auto")],
         "median_filter": (Interval("real", 0), "It is a length in seconds; 0 turns it off."),
         "pos_weight": Rule(_check_pos_weight),
+        "train_window": ([Interval("real", 0, closed="neither"), None],
+                         "It is a length in seconds; None trains on whole clips."),
     }
     _target_time_axis = 1  # frame targets (n_clips, n_frames, n_classes) shift with X
     _embeds = False
 
     def __init__(self, *, module=FrameCRNN, criterion=torch.nn.BCEWithLogitsLoss,
-                 frame_rate=None, threshold=0.5, median_filter=0.1, pos_weight="balanced",
-                 classes=None, **kwargs):
+                 frame_rate=None, threshold=0.5, median_filter=0.25, pos_weight="sqrt",
+                 classes=None, train_window=TRAIN_WINDOW, **kwargs):
         super().__init__(module, criterion=criterion, **kwargs)
         self.frame_rate = frame_rate
         self.threshold = threshold
         self.median_filter = median_filter
         self.pos_weight = pos_weight
         self.classes = classes
+        self.train_window = train_window
 
     def _check_fit_data(self, X, y, *, reset, classes=None):
         if self.threshold == "auto" and not self.validation_fraction:
@@ -290,10 +312,11 @@ class CRNNEventDetector(SpectrogramNet):
         n_classes = Y.shape[-1]
         if self.pos_weight is None:
             return None
-        if isinstance(self.pos_weight, str):  # "balanced"
+        if isinstance(self.pos_weight, str):  # "balanced" or "sqrt"
             active = Y.reshape(-1, n_classes).sum(axis=0, dtype=np.float64)
             total = Y.shape[0] * Y.shape[1]
-            return np.clip((total - active) / np.maximum(active, 1.0), 1.0, 100.0)
+            ratio = (total - active) / np.maximum(active, 1.0)
+            return np.clip(np.sqrt(ratio) if self.pos_weight == "sqrt" else ratio, 1.0, 100.0)
         weights = np.asarray(self.pos_weight, dtype=np.float64)
         if weights.ndim == 1 and weights.shape != (n_classes,):
             raise ValueError(f"pos_weight must be positive: a number or {n_classes} weights "
@@ -312,7 +335,22 @@ class CRNNEventDetector(SpectrogramNet):
 
     def _inferred_module_params(self):
         params = super()._inferred_module_params()
+        if self._n_windows() > 1:  # trained on windows, predicts whole clips
+            params["n_frames"] = None
         return {**params, "clip_head": True} if getattr(self, "clip_head_", False) else params
+
+    def _n_windows(self):
+        """Training windows per clip: 1 trains on whole clips."""
+        if (self.train_window is None or self.frame_rate is None
+                or getattr(self, "clip_head_", False) or not hasattr(self, "n_frames_in_")):
+            return 1
+        return max(int(round(self.n_frames_in_ / (self.train_window * self.frame_rate))), 1)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """The base class's split; the training clips are then cut into windows of about
+        ``train_window`` seconds."""
+        train, valid = super().get_split_datasets(X, y, **fit_params)
+        return window_dataset(self, train, self._n_windows()), valid
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The criterion per frame; with the clip head (weak labels), the frame BCE over the

@@ -10,6 +10,7 @@ from ._docs import shared_docs
 
 RNN_TYPES = ("gru", "lstm")
 POOLINGS = ("mean", "max", "attention", "last")
+CONV_CHANNELS = (32, 64, 64)  # CRNN's default conv blocks
 
 
 def _per_block(value, name, n_blocks):
@@ -185,7 +186,7 @@ class CRNN(nn.Module):
         n_mels,
         n_outputs,
         n_frames=None,
-        conv_channels=(32, 64, 64),
+        conv_channels=CONV_CHANNELS,
         kernel_size=3,
         freq_pool=2,
         time_pool=1,
@@ -378,9 +379,14 @@ class FrameCRNN(nn.Module):
         Number of frames; None accepts any length that survives the time pooling.
     clip_head : bool, default=False
         Also output the attention logits (see above).
+    time_pool : int, tuple of int or None, default=None
+        As :class:`CRNN`'s; None pools time by 2 in the first conv block and not after (the
+        recurrent layer runs at half the frame rate, as the DCASE task 4 baseline pools time
+        in its first blocks): half the conv and recurrent work, and outputs steady over
+        pairs of frames. 1 keeps every frame.
     **crnn_params : dict
-        Any other :class:`CRNN` argument (``conv_channels``, ``time_pool``,
-        ``rnn_hidden``, ...) except ``pooling``, which a frame-wise output has no use for.
+        Any other :class:`CRNN` argument (``conv_channels``, ``rnn_hidden``, ...) except
+        ``pooling``, which a frame-wise output has no use for.
 
     Examples
     --------
@@ -394,14 +400,20 @@ class FrameCRNN(nn.Module):
     torch.Size([2, 25, 6])
     """
 
-    def __init__(self, *, n_mels, n_outputs, n_frames=None, clip_head=False, **crnn_params):
+    def __init__(self, *, n_mels, n_outputs, n_frames=None, clip_head=False, time_pool=None,
+                 **crnn_params):
         super().__init__()
         if "pooling" in crnn_params:
             raise ValueError(
                 "FrameCRNN has one output per frame, so it takes no pooling parameter; got "
                 f"pooling={crnn_params['pooling']!r}. Remove module__pooling."
             )
-        self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames, **crnn_params)
+        if time_pool is None:
+            channels = crnn_params.get("conv_channels", CONV_CHANNELS)
+            n_blocks = 1 if isinstance(channels, Integral) else max(len(tuple(channels)), 1)
+            time_pool = (2,) + (1,) * (n_blocks - 1)
+        self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames,
+                         time_pool=time_pool, **crnn_params)
         self.attention = (nn.Linear(self.crnn.embedding_dim, n_outputs) if clip_head
                           else None)
 

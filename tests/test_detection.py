@@ -288,21 +288,71 @@ def test_cli_predict_with_a_detector(scenes, tmp_path):
     assert "warning" not in proc.stderr
 
 
-def test_pos_weight_balanced_and_explicit():
+def test_pos_weight_sqrt_balanced_and_explicit():
     X = np.random.RandomState(0).randn(4, 8, 20).astype("float32")
     y = [[(0.0, 0.5, "a")], [(1.0, 1.5, "b")], [], [(0.2, 0.4, "a")]]
     small = dict(frame_rate=10, max_epochs=1, module__conv_channels=(4,), module__rnn_hidden=4,
                  random_state=0)
-    det = CRNNEventDetector(**small).fit(X, y)
     Y = events_to_frames(y, n_frames=20, frame_rate=10, classes=["a", "b"])
     active = Y.sum(axis=(0, 1))
-    expected = np.clip((80 - active) / active, 1, 100)
-    np.testing.assert_allclose(det.pos_weight_, expected)
-    np.testing.assert_allclose(det.criterion_.pos_weight.numpy(), expected, rtol=1e-6)
+    ratio = (80 - active) / active  # 10.4 and 15
+    det = CRNNEventDetector(**small).fit(X, y)  # "sqrt"
+    np.testing.assert_allclose(det.pos_weight_, np.sqrt(ratio))
+    np.testing.assert_allclose(det.criterion_.pos_weight.numpy(), np.sqrt(ratio), rtol=1e-6)
+    det = CRNNEventDetector(pos_weight="balanced", **small).fit(X, y)
+    np.testing.assert_allclose(det.pos_weight_, np.clip(ratio, 1, 100))
     assert CRNNEventDetector(pos_weight=None, **small).fit(X, y).criterion_.pos_weight is None
     assert CRNNEventDetector(pos_weight=3.0, **small).fit(X, y).pos_weight_.tolist() == [3, 3]
     with pytest.raises(ValueError, match="pos_weight must be .*positive"):
         CRNNEventDetector(pos_weight=[1.0, -2.0], **small).fit(X, y)
+
+
+# -- training windows ---------------------------------------------------------------------------
+def test_window_dataset_cuts_every_clip_into_equal_windows():
+    from sk_crnn._training import window_dataset
+
+    net = CRNNEventDetector()
+    X = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10)
+    y = np.arange(2 * 10 * 2, dtype=np.float32).reshape(2, 10, 2)
+    windows = window_dataset(net, net.get_dataset(X, y), 3)  # 4 frames from 0, 3 and 6
+    assert windows.X.shape == (6, 3, 4) and windows.y.shape == (6, 4, 2)
+    for i, (clip, start) in enumerate([(0, 0), (0, 3), (0, 6), (1, 0), (1, 3), (1, 6)]):
+        np.testing.assert_array_equal(windows.X[i], X[clip, :, start:start + 4])
+        np.testing.assert_array_equal(windows.y[i], y[clip, start:start + 4])
+    subset = torch.utils.data.Subset(net.get_dataset(torch.as_tensor(X), torch.as_tensor(y)),
+                                     [1])
+    cut = window_dataset(net, subset, 2)  # a Subset of tensors: 5 frames from 0 and 5
+    assert torch.equal(cut.X, torch.as_tensor(X[1]).unflatten(-1, (2, 5)).transpose(0, 1))
+    assert torch.equal(cut.y[1], torch.as_tensor(y[1, 5:]))
+    assert window_dataset(net, subset, 1) is subset
+
+
+def test_detector_trains_on_windows_and_predicts_whole_clips():
+    shapes = []
+
+    class Spy(CRNNEventDetector):
+        def get_loss(self, y_pred, y_true, X=None, training=False):
+            shapes.append((training, tuple(X.shape), tuple(y_true.shape)))
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    X = np.random.RandomState(0).randn(10, 8, 40).astype("float32")  # 4 s at 10 frames/s
+    y = [[(0.5, 1.5, "a")], [(2.0, 3.9, "b")], []] * 3 + [[(0.1, 0.4, "a")]]
+    small = dict(frame_rate=10, max_epochs=1, batch_size=8, module__conv_channels=(4,),
+                 module__rnn_hidden=4, random_state=0)
+    det = Spy(train_window=1.0, validation_fraction=0.2, **small).fit(X, y)
+    train = [s for s in shapes if s[0]]
+    assert {s[1][-1] for s in train} == {10} and sum(s[1][0] for s in train) == 8 * 4
+    assert all(s[1][-1] == 40 for s in shapes if not s[0])  # validation clips stay whole
+    assert det.predict_proba(X).shape == (10, 40, 2) and len(det.predict(X)) == 10
+    for params in ({"train_window": None}, {"train_window": 3.0}):  # 1.33 windows: whole
+        shapes.clear()
+        Spy(**params, **small).fit(X, y)
+        assert {s[1][-1] for s in shapes} == {40}
+    shapes.clear()  # weak labels: a clip label says nothing about a window, so whole clips
+    Spy(train_window=1.0, **small).fit(X, [["a"], ["b"], []] * 3 + [["a", "b"]])
+    assert {s[1][-1] for s in shapes} == {40}
+    with pytest.raises(ValueError, match="train_window"):
+        CRNNEventDetector(train_window=0, **small).fit(X, y)
 
 
 # -- augmentation with frame targets, and learning -------------------------------------------
