@@ -83,7 +83,7 @@ def split_weak_labels(y):
     return events, weak, is_weak
 
 
-TRAIN_WINDOW = 2.0
+TRAIN_WINDOW = 1.0
 
 
 class CRNNEventDetector(SpectrogramNet):

@@ -384,6 +384,10 @@ class FrameCRNN(nn.Module):
         recurrent layer runs at half the frame rate, as the DCASE task 4 baseline pools time
         in its first blocks): half the conv and recurrent work, and outputs steady over
         pairs of frames. 1 keeps every frame.
+    input_norm : bool, default=True
+        As :class:`CRNN`'s (a BatchNorm over the mel bands of the input), but on by default:
+        a detector sees raw log-mels (dB values far from 0) unless the transformer
+        standardises them, and this needs no fitted statistics.
     **crnn_params : dict
         Any other :class:`CRNN` argument (``conv_channels``, ``rnn_hidden``, ...) except
         ``pooling``, which a frame-wise output has no use for.
@@ -401,7 +405,7 @@ class FrameCRNN(nn.Module):
     """
 
     def __init__(self, *, n_mels, n_outputs, n_frames=None, clip_head=False, time_pool=None,
-                 **crnn_params):
+                 input_norm=True, **crnn_params):
         super().__init__()
         if "pooling" in crnn_params:
             raise ValueError(
@@ -413,7 +417,7 @@ class FrameCRNN(nn.Module):
             n_blocks = 1 if isinstance(channels, Integral) else max(len(tuple(channels)), 1)
             time_pool = (2,) + (1,) * (n_blocks - 1)
         self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames,
-                         time_pool=time_pool, **crnn_params)
+                         time_pool=time_pool, input_norm=input_norm, **crnn_params)
         self.attention = (nn.Linear(self.crnn.embedding_dim, n_outputs) if clip_head
                           else None)
 
