@@ -238,8 +238,9 @@ def main(argv=None):
     for row, values in results.items():
         v = np.asarray(values)
         ratio = f"{v[:, 0].mean() / ref:.3f}" if ref else "-"
+        per_epoch = "-" if np.isnan(v[:, 3]).all() else f"{np.nanmean(v[:, 3]):.1f}"
         print(f"| {row} | {v[:, 0].mean():.3f} | {v[:, 0].min():.3f} | {v[:, 1].mean():.3f} | "
-              f"{v[:, 2].mean():.0f} | {np.nanmean(v[:, 3]) if len(v) else 0:.1f} | {ratio} |")
+              f"{v[:, 2].mean():.0f} | {per_epoch} | {ratio} |")
     return 0
 
 

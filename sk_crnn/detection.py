@@ -119,8 +119,9 @@ class CRNNEventDetector(SpectrogramNet):
         used), kept in ``thresholds_``.
     median_filter : float, default=0.25
         Length in seconds of the median filter over the thresholded frames; 0 turns it off.
-        It removes active or silent runs shorter than half its length, so set it below the
-        shortest events you expect (a click of 50 ms needs 0.1 or 0).
+        It removes active or silent runs shorter than about half its length, so keep it
+        below twice the shortest events you expect (a click of 50 ms needs 0.08 or less, or
+        0).
     pos_weight : "sqrt", "balanced", float, array-like of shape (n_classes,) or None, \
 default="sqrt"
         Weight of the active frames in the loss (``BCEWithLogitsLoss(pos_weight=...)``).
@@ -222,6 +223,11 @@ default="sqrt"
 
     def _check_targets(self, y, X, *, reset, classes=None):
         n_frames = X.shape[-1]
+        if len(X) == 1 and np.shape(X)[-1] == 1:
+            raise ValueError(
+                "CRNNEventDetector got 1 sample of 1 frame (n_samples=1): the BatchNorm layers "
+                "(the input's over the mel bands, then the conv blocks') need more than one "
+                "value per channel to train; give more clips or longer ones.")
         if not reset:
             classes = self.classes_
         elif classes is None and self.classes is not None:
@@ -334,9 +340,8 @@ default="sqrt"
         return self.criterion, kwargs
 
     def _inferred_module_params(self):
-        params = super()._inferred_module_params()
-        if self._n_windows() > 1:  # trained on windows, predicts whole clips
-            params["n_frames"] = None
+        # n_frames=None: the network trains on windows (train_window) and predicts whole clips
+        params = {**super()._inferred_module_params(), "n_frames": None}
         return {**params, "clip_head": True} if getattr(self, "clip_head_", False) else params
 
     def _n_windows(self):
@@ -350,7 +355,22 @@ default="sqrt"
         """The base class's split; the training clips are then cut into windows of about
         ``train_window`` seconds."""
         train, valid = super().get_split_datasets(X, y, **fit_params)
-        return window_dataset(self, train, self._n_windows()), valid
+        n_windows = self._n_windows()
+        if n_windows > 1:
+            self._check_window(-(-self.n_frames_in_ // n_windows))
+        return window_dataset(self, train, n_windows), valid
+
+    def _check_window(self, width):
+        """The window must hold what the network and the time augmentation need."""
+        net = getattr(self.module_, "crnn", self.module_)
+        needed = max(getattr(net, "min_frames", 1), self.time_mask + 1, self.time_shift + 1)
+        if width < needed:
+            raise ValueError(
+                f"train_window={self.train_window!r} s gives training windows of {width} "
+                f"frames at frame_rate={self.frame_rate:g}, but {needed} are needed (the "
+                f"network's time pooling, time_mask={self.time_mask}, "
+                f"time_shift={self.time_shift}); raise train_window, lower time_mask / "
+                "time_shift, or set train_window=None to train on whole clips.")
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The criterion per frame; with the clip head (weak labels), the frame BCE over the

@@ -353,6 +353,9 @@ def test_detector_trains_on_windows_and_predicts_whole_clips():
     assert {s[1][-1] for s in shapes} == {40}
     with pytest.raises(ValueError, match="train_window"):
         CRNNEventDetector(train_window=0, **small).fit(X, y)
+    with pytest.raises(ValueError, match=r"train_window=1.0 s gives training windows of 10 "
+                                         r"frames .* but 13 are needed"):
+        CRNNEventDetector(train_window=1.0, time_shift=12, **small).fit(X, y)
 
 
 # -- augmentation with frame targets, and learning -------------------------------------------
