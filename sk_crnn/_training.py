@@ -340,6 +340,17 @@ def draw_seed():
 
 
 # -- training windows ---------------------------------------------------------------------------
+def unwrap_subsets(dataset):
+    """The dataset under any nesting of torch ``Subset``s, and the indices into it that the
+    subsets select (None when ``dataset`` is no ``Subset``)."""
+    indices = None
+    while isinstance(dataset, torch.utils.data.Subset):
+        indices = (np.asarray(dataset.indices) if indices is None
+                   else np.asarray(dataset.indices)[indices])
+        dataset = dataset.dataset
+    return dataset, indices
+
+
 def window_dataset(net, dataset, n_windows):
     """A skorch dataset of the clips of ``dataset`` (a skorch ``Dataset`` or a ``Subset`` of
     one) each cut into ``n_windows`` windows of ``ceil(n_frames / n_windows)`` frames, evenly
@@ -347,14 +358,10 @@ def window_dataset(net, dataset, n_windows):
     a frame per window), clip after clip. ``X`` has the frames on its last axis, ``y`` (frame
     targets) on axis 1; either may be a numpy array or a tensor. Returns ``dataset`` unchanged
     when ``n_windows`` is 1 or its arrays cannot be reached."""
-    given, indices = dataset, None
-    while isinstance(dataset, torch.utils.data.Subset):
-        indices = (np.asarray(dataset.indices) if indices is None
-                   else np.asarray(dataset.indices)[indices])
-        dataset = dataset.dataset
-    X, y = getattr(dataset, "X", None), getattr(dataset, "y", None)
+    base, indices = unwrap_subsets(dataset)
+    X, y = getattr(base, "X", None), getattr(base, "y", None)
     if n_windows <= 1 or X is None or y is None or not hasattr(X, "shape"):
-        return given
+        return dataset
     if indices is not None:
         X, y = X[indices], y[indices]
     n_frames = X.shape[-1]

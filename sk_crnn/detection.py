@@ -223,7 +223,7 @@ default="sqrt"
 
     def _check_targets(self, y, X, *, reset, classes=None):
         n_frames = X.shape[-1]
-        if len(X) == 1 and np.shape(X)[-1] == 1:
+        if len(X) == 1 and n_frames == 1:
             raise ValueError(
                 "CRNNEventDetector got 1 sample of 1 frame (n_samples=1): the BatchNorm layers "
                 "(the input's over the mel bands, then the conv blocks') need more than one "

@@ -414,7 +414,7 @@ class FrameCRNN(nn.Module):
             )
         if time_pool is None:
             channels = crnn_params.get("conv_channels", CONV_CHANNELS)
-            n_blocks = 1 if isinstance(channels, Integral) else max(len(tuple(channels)), 1)
+            n_blocks = 1 if isinstance(channels, Integral) else len(tuple(channels))
             time_pool = (2,) + (1,) * (n_blocks - 1)
         self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames,
                          time_pool=time_pool, input_norm=input_norm, **crnn_params)

@@ -12,6 +12,7 @@ from skorch.dataset import unpack_data
 from . import ctc
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
+from ._training import unwrap_subsets
 from ._validation import BOOL, Options, Rule, accepted_kwargs
 from .modules import SequenceCRNN
 
@@ -104,11 +105,7 @@ class _LengthGroupedBatches(torch.utils.data.Sampler):
 def _encoded_lengths(dataset):
     """Column 0 (true frames) of the encoded targets of a skorch dataset or a Subset of one,
     or None."""
-    indices = None
-    while isinstance(dataset, torch.utils.data.Subset):
-        indices = (np.asarray(dataset.indices) if indices is None
-                   else np.asarray(dataset.indices)[indices])
-        dataset = dataset.dataset
+    dataset, indices = unwrap_subsets(dataset)
     y = getattr(dataset, "y", None)
     if y is None:
         return None
