@@ -388,6 +388,10 @@ class FrameCRNN(nn.Module):
         As :class:`CRNN`'s (a BatchNorm over the mel bands of the input), but on by default:
         a detector sees raw log-mels (dB values far from 0) unless the transformer
         standardises them, and this needs no fitted statistics.
+    rnn_layers : int, default=2
+        As :class:`CRNN`'s, but two stacked GRU layers by default, as in the DCASE task 4
+        baseline: on the keyword scenes of ``bench_sed`` the second layer lifted event F1 on
+        every seed (``benchmarks/README.md``).
     **crnn_params : dict
         Any other :class:`CRNN` argument (``conv_channels``, ``rnn_hidden``, ...) except
         ``pooling``, which a frame-wise output has no use for.
@@ -405,7 +409,7 @@ class FrameCRNN(nn.Module):
     """
 
     def __init__(self, *, n_mels, n_outputs, n_frames=None, clip_head=False, time_pool=None,
-                 input_norm=True, **crnn_params):
+                 input_norm=True, rnn_layers=2, **crnn_params):
         super().__init__()
         if "pooling" in crnn_params:
             raise ValueError(
@@ -417,7 +421,8 @@ class FrameCRNN(nn.Module):
             n_blocks = 1 if isinstance(channels, Integral) else len(tuple(channels))
             time_pool = (2,) + (1,) * (n_blocks - 1)
         self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames,
-                         time_pool=time_pool, input_norm=input_norm, **crnn_params)
+                         time_pool=time_pool, input_norm=input_norm, rnn_layers=rnn_layers,
+                         **crnn_params)
         self.attention = (nn.Linear(self.crnn.embedding_dim, n_outputs) if clip_head
                           else None)
 
