@@ -90,7 +90,8 @@ _COMMON_BATCH = """    batch_size : int, default=32
         Clips per mini-batch (training batches are shuffled).
 """
 assert _COMMON_BATCH in COMMON_PARAMS_DOC
-_PARAMS_DOC = COMMON_PARAMS_DOC.replace(_COMMON_BATCH, f"""    batch_size : int, default={BATCH_SIZE}
+_PARAMS_DOC = COMMON_PARAMS_DOC.replace(_COMMON_BATCH, f"""\
+    batch_size : int, default={BATCH_SIZE}
         Training windows (``train_window``) or clips per mini-batch, shuffled. Smaller than
         the classifiers' 32: a detector usually has a few hundred recordings, and more
         optimizer steps per epoch scored higher on the keyword scenes of ``bench_sed``.
