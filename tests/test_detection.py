@@ -601,3 +601,17 @@ def test_psds_scorer_in_a_grid_search(scenes):
     scores = search.cv_results_["mean_test_psds1"]
     assert np.all((0 <= scores) & (scores <= 1))
     assert np.isfinite(search.cv_results_["mean_test_psds2"]).all()
+
+
+def test_detector_defaults_two_gru_layers_and_batch_16():
+    """The defaults chosen on bench_sed: a 2-layer GRU in FrameCRNN, batches of 16, and the
+    docstring says so (the shared entry says 32)."""
+    net = FrameCRNN(n_mels=16, n_outputs=2, conv_channels=(4,), rnn_hidden=4)
+    assert net.crnn.rnn.num_layers == 2
+    assert FrameCRNN(n_mels=16, n_outputs=2, conv_channels=(4,),
+                     rnn_layers=1).crnn.rnn.num_layers == 1
+    det = CRNNEventDetector()
+    assert det.batch_size == 16 and clone(det).batch_size == 16
+    assert det.get_params()["batch_size"] == 16
+    assert "batch_size : int, default=16" in CRNNEventDetector.__doc__
+    assert "batch_size : int, default=32" not in CRNNEventDetector.__doc__
