@@ -1,5 +1,11 @@
 """Docstring sections shared by the CRNN estimators (numpydoc)."""
 
+#: The ``batch_size`` entry of :data:`COMMON_PARAMS_DOC`, for an estimator with another
+#: default to replace.
+BATCH_SIZE_DOC = """    batch_size : int, default=32
+        Clips per mini-batch (training batches are shuffled).
+"""
+
 COMMON_PARAMS_DOC = """
     optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
         Optimizer; its arguments are set with ``optimizer__<name>``.
@@ -7,8 +13,7 @@ COMMON_PARAMS_DOC = """
         Learning rate.
     max_epochs : int, default=20
         Number of passes over the training data.
-    batch_size : int, default=32
-        Clips per mini-batch (training batches are shuffled).
+""" + BATCH_SIZE_DOC + """\
     train_split : callable or None, default=None
         skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(5)``); None
         trains on all data.

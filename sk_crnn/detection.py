@@ -8,7 +8,7 @@ from sklearn.utils import check_consistent_length
 from torch.nn import functional as F
 
 from ._base import SpectrogramNet
-from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
+from ._docs import BATCH_SIZE_DOC, COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
 from ._training import window_dataset
 from ._validation import Interval, Options, Rule
 from .events import (
@@ -86,11 +86,7 @@ def split_weak_labels(y):
 TRAIN_WINDOW = 1.0
 BATCH_SIZE = 16
 
-_COMMON_BATCH = """    batch_size : int, default=32
-        Clips per mini-batch (training batches are shuffled).
-"""
-assert _COMMON_BATCH in COMMON_PARAMS_DOC
-_PARAMS_DOC = COMMON_PARAMS_DOC.replace(_COMMON_BATCH, f"""\
+_PARAMS_DOC = COMMON_PARAMS_DOC.replace(BATCH_SIZE_DOC, f"""\
     batch_size : int, default={BATCH_SIZE}
         Training windows (``train_window``) or clips per mini-batch, shuffled. Smaller than
         the classifiers' 32: a detector usually has a few hundred recordings, and more
