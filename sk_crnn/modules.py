@@ -11,7 +11,6 @@ from ._docs import shared_docs
 RNN_TYPES = ("gru", "lstm")
 POOLINGS = ("mean", "max", "attention", "last")
 CONV_CHANNELS = (32, 64, 64)  # CRNN's default conv blocks
-WIDE_INPUT_MELS = 64  # freq_pool=None pools a spectrogram of this many bands or more by 4 first
 
 
 def _per_block(value, name, n_blocks):
@@ -140,14 +139,8 @@ class CRNN(nn.Module):
         Output channels of each conv block; its length is the number of blocks.
     kernel_size : int, default=3
         Square convolution kernel size; convolutions use ``padding=kernel_size // 2``.
-    freq_pool : int, tuple of int or None, default=None
-        Max-pooling factor over frequency, for all blocks or one per block. None pools by 4
-        in the first block when the input has 64 or more bands (a full mel spectrogram, such
-        as ``MelSpectrogramTransformer``'s 128) and by 2 otherwise (MFCCs, small inputs), and
-        by 2 in every later block: the later blocks then work on a quarter of the bands,
-        which halves the training time with no loss of accuracy on the measured speech and
-        music tasks (``benchmarks/README.md``, issue 12). ``freq_pool=2`` is the previous
-        default.
+    freq_pool : int or tuple of int, default=2
+        Max-pooling factor over frequency, for all blocks or one per block.
     time_pool : int or tuple of int, default=1
         Max-pooling factor over time, for all blocks or one per block (1: no pooling).
     rnn_type : {"gru", "lstm"}, default="gru"
@@ -195,7 +188,7 @@ class CRNN(nn.Module):
         n_frames=None,
         conv_channels=CONV_CHANNELS,
         kernel_size=3,
-        freq_pool=None,
+        freq_pool=2,
         time_pool=1,
         rnn_type="gru",
         rnn_hidden=64,
@@ -217,9 +210,6 @@ class CRNN(nn.Module):
         self.n_outputs = _positive_int(n_outputs, "n_outputs")
         self.n_frames = None if n_frames is None else _positive_int(n_frames, "n_frames")
         self.kernel_size = _positive_int(kernel_size, "kernel_size")
-        if freq_pool is None:
-            first = 4 if self.n_mels >= WIDE_INPUT_MELS else 2
-            freq_pool = (first,) + (2,) * (n_blocks - 1)
         self.freq_pool = _per_block(freq_pool, "freq_pool", n_blocks)
         self.time_pool = _per_block(time_pool, "time_pool", n_blocks)
         if rnn_type not in RNN_TYPES:
@@ -394,9 +384,6 @@ class FrameCRNN(nn.Module):
         recurrent layer runs at half the frame rate, as the DCASE task 4 baseline pools time
         in its first blocks): half the conv and recurrent work, and outputs steady over
         pairs of frames. 1 keeps every frame.
-    freq_pool : int or tuple of int, default=2
-        As :class:`CRNN`'s, but 2 in every block by default: the detector's defaults were
-        measured with it (``benchmarks/README.md``, issue 13).
     input_norm : bool, default=True
         As :class:`CRNN`'s (a BatchNorm over the mel bands of the input), but on by default:
         a detector sees raw log-mels (dB values far from 0) unless the transformer
@@ -422,7 +409,7 @@ class FrameCRNN(nn.Module):
     """
 
     def __init__(self, *, n_mels, n_outputs, n_frames=None, clip_head=False, time_pool=None,
-                 freq_pool=2, input_norm=True, rnn_layers=2, **crnn_params):
+                 input_norm=True, rnn_layers=2, **crnn_params):
         super().__init__()
         if "pooling" in crnn_params:
             raise ValueError(
@@ -434,8 +421,8 @@ class FrameCRNN(nn.Module):
             n_blocks = 1 if isinstance(channels, Integral) else len(tuple(channels))
             time_pool = (2,) + (1,) * (n_blocks - 1)
         self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames,
-                         time_pool=time_pool, freq_pool=freq_pool, input_norm=input_norm,
-                         rnn_layers=rnn_layers, **crnn_params)
+                         time_pool=time_pool, input_norm=input_norm, rnn_layers=rnn_layers,
+                         **crnn_params)
         self.attention = (nn.Linear(self.crnn.embedding_dim, n_outputs) if clip_head
                           else None)
 
@@ -578,15 +565,12 @@ class SequenceCRNN(nn.Module):
         batch after its longest clip).
     time_pool : int, tuple of int or None, default=None
         Max-pooling factor over time per conv block; None pools by 2 in the first block only.
-    freq_pool : int or tuple of int, default=2
-        As :class:`CRNN`'s, but 2 in every block by default: the transcriber's defaults were
-        measured with it.
     rnn_hidden : int, default=128
         Hidden size of the recurrent layer (per direction).
     rnn_layers : int, default=2
         Number of stacked recurrent layers.
     **crnn_params : dict
-        Any other :class:`CRNN` argument (``conv_channels``, ``kernel_size``, ``rnn_type``,
+        Any other :class:`CRNN` argument (``conv_channels``, ``freq_pool``, ``rnn_type``,
         ``dropout``, ...) except ``pooling``.
 
     Examples
@@ -600,8 +584,8 @@ class SequenceCRNN(nn.Module):
     12
     """
 
-    def __init__(self, *, n_mels, n_outputs, n_frames=None, time_pool=None, freq_pool=2,
-                 rnn_hidden=128, rnn_layers=2, **crnn_params):
+    def __init__(self, *, n_mels, n_outputs, n_frames=None, time_pool=None, rnn_hidden=128,
+                 rnn_layers=2, **crnn_params):
         super().__init__()
         if "pooling" in crnn_params:
             raise ValueError(
@@ -612,8 +596,7 @@ class SequenceCRNN(nn.Module):
         if time_pool is None:
             time_pool = (2,) + (1,) * (n_blocks - 1)
         self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, time_pool=time_pool,
-                         freq_pool=freq_pool, rnn_hidden=rnn_hidden, rnn_layers=rnn_layers,
-                         **crnn_params)
+                         rnn_hidden=rnn_hidden, rnn_layers=rnn_layers, **crnn_params)
         if n_frames is not None:
             self.crnn._check_frames(_positive_int(n_frames, "n_frames"))
 
