@@ -123,9 +123,10 @@ class CRNN(nn.Module):
 
     Each conv block is ``Conv2d -> BatchNorm2d -> MaxPool2d((freq_pool, time_pool)) -> ReLU
     -> Dropout`` (the ReLU after the pooling: the same values as before it, as max-pooling
-    commutes with a ReLU, on fewer elements). The conv output of shape (batch, channels, freq, time) is reshaped to
-    (batch, time, channels * freq), so time stays the sequence axis of the recurrent layer,
-    whose outputs are pooled over time and mapped to ``n_outputs`` by a linear layer.
+    commutes with a ReLU, on fewer elements). The conv output of shape (batch, channels,
+    freq, time) is reshaped to (batch, time, channels * freq), so time stays the sequence
+    axis of the recurrent layer, whose outputs are pooled over time and mapped to
+    ``n_outputs`` by a linear layer.
 
     Parameters
     ----------
