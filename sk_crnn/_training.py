@@ -208,7 +208,22 @@ def validation_datasets(self, X, y, **fit_params):
 
 
 # -- callbacks ----------------------------------------------------------------------------------
-class OneCycleScheduler(LRScheduler):
+class FitScheduler(LRScheduler):
+    """skorch's ``LRScheduler``, whose torch scheduler is not pickled.
+
+    The scheduler is rebuilt at the start of every fit call, so a pickle needs none of it; and
+    it refers to the optimizer, whose tensors would otherwise be pickled a second time outside
+    the device-mapped state: a GPU-fitted net would then fail to load on a CPU machine.
+    """
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "lr_scheduler_" in state:
+            state["lr_scheduler_"] = None
+        return state
+
+
+class OneCycleScheduler(FitScheduler):
     """skorch's ``LRScheduler`` with ``OneCycleLR`` stepped every batch, over all batches of
     one fit call: the scheduler is built at the first epoch, when the number of training
     batches is known.
@@ -253,12 +268,12 @@ def training_callbacks(est, *, validation):
     """
     schedulers, stoppers = [], []
     if est.lr_schedule == "cosine":
-        scheduler = LRScheduler(policy=CosineAnnealingLR, T_max=est.max_epochs, last_epoch=-1)
+        scheduler = FitScheduler(policy=CosineAnnealingLR, T_max=est.max_epochs, last_epoch=-1)
         schedulers.append(("lr_scheduler", scheduler))
     elif est.lr_schedule == "onecycle":
         schedulers.append(("lr_scheduler", OneCycleScheduler(max_lr=est.lr)))
     elif est.lr_schedule == "plateau":
-        scheduler = LRScheduler(
+        scheduler = FitScheduler(
             policy=ReduceLROnPlateau,
             monitor="valid_loss" if validation else "train_loss",
             patience=max(est.patience // 2, 1),

@@ -112,7 +112,7 @@ def test_mixup_mixes_multilabel_and_regression_targets(data):
     clf, seen = _training_targets(CRNNClassifier, X, Y, mixup=0.4)
     assert clf.predict(X).shape == Y.shape
     assert ((seen > 0) & (seen < 1)).any()  # indicator targets mixed, not 0/1 any more
-    _, plain = _training_targets(CRNNClassifier, X, Y)
+    _, plain = _training_targets(CRNNClassifier, X, Y, mixup=0.0)
     assert set(np.unique(plain)) == {0.0, 1.0}
     y2 = np.c_[X.mean(axis=(1, 2)), X.std(axis=(1, 2))].astype(np.float32)
     reg, seen = _training_targets(CRNNRegressor, X, y2, mixup=0.4)
@@ -225,7 +225,7 @@ def test_class_weight(data):
 def test_lr_schedules_change_the_learning_rate(data):
     X, y = data
     kw = dict(**{**TINY, "max_epochs": 4}, lr=0.01, random_state=0)
-    cosine = CRNNClassifier(**kw, lr_schedule="cosine").fit(X, y)
+    cosine = CRNNClassifier(**kw).fit(X, y)  # the classifier's default schedule
     lrs = cosine.history[:, "event_lr"]
     assert lrs[0] == 0.01 and all(a > b for a, b in zip(lrs, lrs[1:]))
     assert cosine.optimizer_.param_groups[0]["lr"] < lrs[-1]
@@ -240,7 +240,7 @@ def test_lr_schedules_change_the_learning_rate(data):
     scheduler = dict(plateau.callbacks_)["lr_scheduler"]
     assert isinstance(scheduler.lr_scheduler_, torch.optim.lr_scheduler.ReduceLROnPlateau)
     assert scheduler.monitor == "valid_loss"
-    unscheduled = CRNNClassifier(**kw).fit(X, y)
+    unscheduled = CRNNClassifier(**kw, lr_schedule=None).fit(X, y)
     assert "lr_scheduler" not in dict(unscheduled.callbacks_)
     assert unscheduled.optimizer_.param_groups[0]["lr"] == 0.01
 
@@ -248,8 +248,9 @@ def test_lr_schedules_change_the_learning_rate(data):
 def test_plateau_lowers_the_learning_rate_when_the_loss_stalls(data):
     X, y = data
     # One batch of all clips per epoch and no dropout: the loss is the same every epoch up
-    # to lr-sized steps, far below ReduceLROnPlateau's relative threshold of 1e-4.
-    params = {**TINY, "max_epochs": 5, "batch_size": -1, "module__dropout": 0.0}
+    # to lr-sized steps, far below ReduceLROnPlateau's relative threshold of 1e-4 (mixup,
+    # the classifier's default, would draw a new mix every epoch: off here).
+    params = {**TINY, "max_epochs": 5, "batch_size": -1, "module__dropout": 0.0, "mixup": 0.0}
     clf = CRNNClassifier(**params, lr=1e-6, lr_schedule="plateau", patience=1).fit(X, y)
     assert dict(clf.callbacks_)["lr_scheduler"].monitor == "train_loss"
     assert clf.history[:, "event_lr"][0] == 1e-6
@@ -399,11 +400,10 @@ def test_new_params_round_trip_through_clone():
     reg_params = {k: v for k, v in NEW_PARAMS.items() if k not in ("class_weight", "monitor")}
     assert clone(CRNNRegressor(**reg_params)).get_params(deep=False).items() >= reg_params.items()
     defaults = CRNNClassifier().get_params()
-    assert (defaults["validation_fraction"], defaults["early_stopping"], defaults["mixup"]) == (
-        None,
-        False,
-        0.0,
-    )
+    assert (defaults["validation_fraction"], defaults["early_stopping"], defaults["mixup"],
+            defaults["lr_schedule"]) == (None, False, 0.2, "cosine")
+    # the classifier's own defaults; the shared base keeps plain training for the others
+    assert (CRNNRegressor().mixup, CRNNRegressor().lr_schedule) == (0.0, None)
     assert clone(clf).set_params(mixup=0.1, freq_mask=2).get_params()["mixup"] == 0.1
 
 
