@@ -56,8 +56,6 @@ _CLASSIFIER_PARAMS_DOC = COMMON_PARAMS_DOC.replace(
     "        ``lr_schedule=\"cosine\"`` with ``mixup=0.2``, won on speech and on music over 3\n"
     "        seeds (``benchmarks/README.md``); set ``mixup=0.0, lr_schedule=None`` for plain\n"
     "        training.")
-assert all(text in _CLASSIFIER_PARAMS_DOC for text in (
-    "mixup : float, default=0.2", 'default="cosine"', "plain\n        training."))
 
 
 class CRNNClassifier(SpectrogramNet, NeuralNetClassifier):

@@ -407,6 +407,14 @@ def test_new_params_round_trip_through_clone():
     assert clone(clf).set_params(mixup=0.1, freq_mask=2).get_params()["mixup"] == 0.1
 
 
+def test_docstrings_give_each_estimators_own_training_defaults():
+    # the classifier rewrites the shared entries; a drift in their text would leave it stale
+    assert "mixup : float, default=0.2" in CRNNClassifier.__doc__
+    assert '"plateau"}, default="cosine"' in CRNNClassifier.__doc__
+    assert "mixup : float, default=0.0" in CRNNRegressor.__doc__
+    assert '"plateau"}, default=None' in CRNNRegressor.__doc__
+
+
 def test_grid_search_over_training_params_in_a_pipeline():
     X, y = make_tone_clips(40, sr=8000, duration=0.25, random_state=0)
     pipe = make_pipeline(
