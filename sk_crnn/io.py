@@ -294,6 +294,32 @@ def _check_load_params(*, sr, offset, duration, n_jobs):
                          "number of threads, or -1 for all cores.")
 
 
+def _read_text(path, what="file"):
+    """The text of a UTF-8 file (with or without the byte-order mark that Excel's "CSV UTF-8"
+    writes; a UTF-16 file with its byte-order mark, Excel's "Unicode Text", is read too).
+
+    Raises a ``ValueError`` naming the file, the line and the fix for text in another
+    encoding (latin-1, cp1252: what Excel's plain "CSV" writes)."""
+    import codecs
+
+    path = Path(path)
+    data = path.read_bytes()
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    try:
+        return data.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        guess = ("it starts with a UTF-16 byte-order mark but is cut short or damaged" if utf16
+                 else "the file was probably saved as latin-1/Windows-1252, what Excel's plain "
+                 "'CSV' writes")
+        raise ValueError(
+            f"{what} {str(path)!r} is not {'UTF-16' if utf16 else 'UTF-8'} text: line {line} "
+            f"holds the byte 0x{data[exc.start]:02x}, which cannot be decoded ({guess}). Save "
+            "it as UTF-8 (in Excel: 'CSV UTF-8'), or convert it, for example with iconv -f "
+            f"{'utf-16' if utf16 else 'cp1252'} -t utf-8 {path.name} > utf8-{path.name}"
+        ) from None
+
+
 def _stderr_is_tty():
     try:
         return sys.stderr.isatty()

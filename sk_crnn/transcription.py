@@ -1,6 +1,7 @@
 """Speech recognition: a CRNN trained with the CTC loss turns spectrograms into transcripts."""
 
 import csv
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
 from ._training import unwrap_subsets
 from ._validation import BOOL, Options, Rule, accepted_kwargs
+from .io import _read_text
 from .modules import SequenceCRNN
 
 __all__ = ["CRNNTranscriber", "read_manifest"]
@@ -417,7 +419,9 @@ def read_manifest(path):
     A CSV (``.csv``) or tab-separated (``.tsv``, as Common Voice's ``validated.tsv``) table
     with a header row that names a ``path`` column and a transcript column (``transcript``,
     ``sentence`` or ``text``); other columns are ignored. Relative paths are read from the
-    manifest's folder, or from its ``clips/`` sub-folder where Common Voice keeps them.
+    manifest's folder, or from its ``clips/`` sub-folder where Common Voice keeps them. The
+    file is UTF-8 text, with or without a byte-order mark (Excel's "CSV UTF-8"); a UTF-16
+    file with its byte-order mark is read too.
 
     Parameters
     ----------
@@ -430,14 +434,20 @@ def read_manifest(path):
         The audio files, one per row.
     transcripts : list of str
         Their transcripts (may be empty strings, for clips without speech).
+
+    Raises
+    ------
+    ValueError
+        For a missing file, a header without the columns, a short row, or text in another
+        encoding (such as latin-1): the message names the file and the fix.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"manifest {str(path)!r} does not exist or is not a file; pass a "
                          "CSV/TSV file with the columns path and transcript (or sentence).")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f, delimiter=delimiter))
+    text = _read_text(path, "manifest")  # UTF-8 (a BOM is dropped); a clear error otherwise
+    rows = list(csv.reader(StringIO(text, newline=""), delimiter=delimiter))
     header = [h.strip().lower() for h in rows[0]] if rows else []
     text_col = next((c for c in TRANSCRIPT_COLUMNS if c in header), None)
     if "path" not in header or text_col is None:

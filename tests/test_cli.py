@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -394,3 +395,79 @@ def test_train_can_skip_unreadable_files(messy_dir, tmp_path):
     assert "skipped 1 of 17 files" in proc.stderr and "broken.wav" in proc.stderr
     assert "a joblib pickle, as its suffix asks" in proc.stdout
     assert sk_crnn.persistence.sniff(out) == "pickle"
+
+
+# -- Ctrl-C while the command starts --------------------------------------------------------------
+# Runs `sk-crnn` (or `python -m sk_crnn`) with a SIGINT sent from inside the import of MODULE:
+# a Ctrl-C pressed while the heavy libraries are still importing, at no race with a timer.
+CTRL_C_AT_IMPORT = """
+import os, signal, sys
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, also when run
+                                                          # in the background (SIGINT ignored)
+
+class CtrlCAt:
+    def __init__(self, module):
+        self.module = module
+
+    def find_spec(self, name, path=None, target=None):
+        if name == self.module:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlCAt(sys.argv[1]))
+sys.argv = ["sk-crnn", *sys.argv[2:]]
+if os.environ.get("VIA_RUNPY"):
+    import runpy
+    runpy.run_module("sk_crnn", run_name="__main__")
+from sk_crnn._entry import main  # what the console script runs
+sys.exit(main())
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.kill(SIGINT) ends the process there")
+@pytest.mark.parametrize("module, via_runpy, message", [
+    ("sk_crnn.cli", False, "sk-crnn: interrupted (Ctrl-C)."),  # starting: the entry point
+    ("sk_crnn.cli", True, "sk-crnn: interrupted (Ctrl-C)."),  # python -m sk_crnn
+    ("torch", False, "sk-crnn predict: interrupted (Ctrl-C)."),  # the command's own imports
+])
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(module, via_runpy, message):
+    env = {**os.environ, "VIA_RUNPY": "1" if via_runpy else ""}
+    proc = subprocess.run([sys.executable, "-c", CTRL_C_AT_IMPORT, module, "predict", "m",
+                           "x.wav"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == message
+
+
+def test_the_command_imports_no_heavy_library_before_its_ctrl_c_handling():
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    if pyproject.exists():  # the console script is the entry point that handles Ctrl-C
+        assert 'sk-crnn = "sk_crnn._entry:main"' in pyproject.read_text(encoding="utf-8")
+    code = ("import sys, sk_crnn._entry, sk_crnn.__main__; "
+            "print(sorted(m for m in ('torch', 'sklearn', 'skorch', 'librosa') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+def test_predict_on_an_embedder_points_to_similar(tmp_path, capsys):
+    from sklearn.pipeline import Pipeline, make_pipeline
+
+    from sk_crnn import AudioLoader, CRNNEmbedder, MelSpectrogramTransformer
+
+    X, y = make_tone_clips(8, sr=SR, duration=0.25, n_classes=2, random_state=0)
+    fitted = make_pipeline(
+        MelSpectrogramTransformer(sr=SR, n_fft=256, hop_length=128, n_mels=16),
+        CRNNEmbedder(max_epochs=1, module__conv_channels=(4,), module__rnn_hidden=4,
+                     random_state=0)).fit(X, y)
+    model = tmp_path / "embedder.skcrnn"
+    sk_crnn.save(Pipeline([("audioloader", AudioLoader(sr=SR)), *fitted.steps]), model)
+    sf.write(tmp_path / "a.wav", X[0], SR)
+    assert main(["predict", str(model), str(tmp_path / "a.wav")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "holds a CRNNEmbedder, which gives embeddings, not labels" in err
+    assert f"'sk-crnn similar {model} FILE_OR_DIR --catalogue DIR'" in err

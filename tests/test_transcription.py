@@ -364,6 +364,29 @@ def test_read_manifest(tone_phrases, tmp_path):
         read_manifest(bad)
 
 
+def test_manifest_encodings(tmp_path, capsys):
+    """Excel's "CSV UTF-8" starts with a byte-order mark, its plain "CSV" is Windows-1252."""
+    from sk_crnn.cli import main
+    from sk_crnn.transcription import read_manifest
+
+    rows = "path,transcript\na.wav,caf\u00e9 cr\u00e8me\n"
+    for encoding in ("utf-8-sig", "utf-16"):
+        manifest = tmp_path / f"{encoding}.csv"
+        manifest.write_bytes(rows.encode(encoding))
+        paths, texts = read_manifest(manifest)
+        assert texts == ["caf\u00e9 cr\u00e8me"] and paths == [str(tmp_path / "a.wav")]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(rows.encode("cp1252"))
+    with pytest.raises(ValueError, match=r"manifest '.*latin.csv' is not UTF-8 text: line 2 "
+                                         r"holds the byte 0xe9.*Save it as UTF-8 \(in Excel: "
+                                         r"'CSV UTF-8'\).*iconv -f cp1252 -t utf-8 latin.csv"):
+        read_manifest(latin)
+    assert main(["train", "--task", "transcribe", str(latin), "--out",
+                 str(tmp_path / "m.skcrnn")]) == 2
+    err = capsys.readouterr().err
+    assert "latin.csv' is not UTF-8 text" in err and "codec can't decode" not in err
+
+
 @pytest.mark.slow  # trains and predicts through the command line (about 18 s)
 def test_cli_trains_from_a_manifest_and_prints_transcripts(tone_phrases, tmp_path):
     X, y = tone_phrases
