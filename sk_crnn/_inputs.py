@@ -47,7 +47,16 @@ def _check_finite(X, first_index=0):
 
 
 def _warn_loud_clips(peaks):
-    """Warn, naming the first clip, when clips reach beyond ``PEAK_LIMIT``."""
+    """Warn, naming the first clip, when clips reach beyond ``PEAK_LIMIT``; raise a ValueError
+    when a clip reaches beyond float32, in which the features are computed."""
+    huge = np.flatnonzero(peaks > np.finfo(np.float32).max)
+    if huge.size:
+        first = int(huge[0])
+        raise ValueError(
+            f"Clip {first} has samples up to {peaks[first]:.6g}, beyond the largest float32 "
+            f"({np.finfo(np.float32).max:.4g}) in which the features are computed: they cannot "
+            "be represented. Scale your audio to [-1, 1], for example "
+            "clip / np.abs(clip).max().")
     loud = np.flatnonzero(peaks > PEAK_LIMIT)
     if loud.size == 0:
         return
@@ -86,6 +95,12 @@ def check_waveforms(X):
     UserWarning
         When a clip's samples reach beyond +-2 (``PEAK_LIMIT``, twice full scale), naming the
         first such clip.
+
+    Raises
+    ------
+    ValueError
+        For NaN or infinite samples, empty clips, or samples beyond the float32 range, naming
+        the first such clip.
     """
     if isinstance(X, collections.abc.Iterator):
         raise TypeError(

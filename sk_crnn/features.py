@@ -7,10 +7,13 @@ The functions here are the numerical core of
 whole batch of clips at once with ``torch.fft`` on the CPU or a CUDA device.
 """
 
+import warnings
+
 import librosa
 import numpy as np
 import scipy.fft
 import torch
+from librosa.util.exceptions import ParameterError
 
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 #: Frames transformed per FFT block (all clips of a chunk together).
@@ -47,7 +50,16 @@ def stft_window(window, *, n_fft, win_length):
     -------
     window : ndarray of shape (n_fft,), float32
     """
-    win = librosa.filters.get_window(window, win_length, fftbins=True)
+    try:
+        win = librosa.filters.get_window(window, win_length, fftbins=True)
+    except (ParameterError, ValueError, TypeError) as exc:
+        shown = (f"an array of shape {np.shape(window)}" if isinstance(window, np.ndarray)
+                 else repr(window))
+        raise ValueError(
+            f"window={shown} could not be made into a window of win_length={win_length} "
+            f"samples ({str(exc).rstrip('.!')}); give a name such as 'hann' or 'hamming', a "
+            f"(name, parameter) tuple such as ('kaiser', 8.0), or an array of {win_length} "
+            "samples.") from exc
     return librosa.util.pad_center(win, size=n_fft).astype(np.float32)
 
 
@@ -61,6 +73,65 @@ def dct_matrix(n_mfcc, n_mels):
     """
     eye = np.eye(n_mels, dtype=np.float64)
     return scipy.fft.dct(eye, type=2, norm="ortho", axis=0)[:n_mfcc].astype(np.float32)
+
+
+def mel_filterbank(*, sr, n_fft, n_mels, fmin, fmax, htk, norm):
+    """``librosa.filters.mel`` in float32, refusing parameters that leave bands empty.
+
+    librosa only warns ("Empty filters detected") when a mel band holds no FFT bin; such a
+    band is a constant feature, so here it is a ``ValueError`` that says which parameter to
+    change.
+
+    Returns
+    -------
+    mel : ndarray of shape (n_mels, 1 + n_fft // 2), float32
+
+    Raises
+    ------
+    ValueError
+        When a band is empty, or librosa refuses ``norm``.
+    """
+    with warnings.catch_warnings():  # replaced by the clearer error below
+        warnings.filterwarnings("ignore", message="Empty filters detected", category=UserWarning)
+        try:
+            mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                                      htk=htk, norm=norm, dtype=np.float32)
+        except ParameterError as exc:
+            raise ValueError(
+                f"librosa.filters.mel refused norm={norm!r} ({str(exc).rstrip('.')}); use "
+                "norm='slaney', a number p for unit l_p norm filters (for example 1.0 or "
+                "np.inf) or None.") from exc
+    empty = np.flatnonzero(~(mel > 0).any(axis=1))
+    if empty.size:
+        raise ValueError(_empty_bands_message(empty, sr=sr, n_fft=n_fft, n_mels=n_mels,
+                                              fmin=fmin, fmax=fmax, htk=htk))
+    return mel
+
+
+def _n_empty_bands(*, sr, n_fft, n_mels, fmin, fmax, htk):
+    """Mel bands whose support (the base of the triangle) holds no FFT bin."""
+    edges = librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)
+    bins = np.fft.rfftfreq(n_fft, d=1.0 / sr)
+    inside = (np.searchsorted(bins, edges[2:], side="left")
+              - np.searchsorted(bins, edges[:-2], side="right"))
+    return int((inside <= 0).sum())
+
+
+def _empty_bands_message(empty, *, sr, n_fft, n_mels, fmin, fmax, htk):
+    fmax = sr / 2 if fmax is None else fmax
+    same = dict(sr=sr, fmin=fmin, fmax=fmax, htk=htk)
+    max_mels = next((m for m in range(n_mels - 1, 0, -1)
+                     if not _n_empty_bands(n_fft=n_fft, n_mels=m, **same)), None)
+    min_fft = next((2 ** k for k in range(1, 23) if 2 ** k > n_fft
+                    and not _n_empty_bands(n_fft=2 ** k, n_mels=n_mels, **same)), None)
+    fixes = ([f"a larger n_fft (n_fft >= {min_fft})"] if min_fft else []) + (
+        [f"fewer bands (n_mels <= {max_mels})"] if max_mels else [])
+    fix = " or ".join(fixes + ["a wider fmin..fmax range"])
+    return (
+        f"{empty.size} of the n_mels={n_mels} mel bands between fmin={fmin} and fmax={fmax} Hz "
+        f"would always be empty (the first is band {int(empty[0])}): with n_fft={n_fft} at "
+        f"sr={sr} the FFT bins are {sr / n_fft:.4g} Hz apart, wider than those bands. "
+        f"Use {fix}.")
 
 
 def mel_bands(mel, *, device, group=16):
@@ -120,8 +191,8 @@ class MelPlan:
         self.device = device
         self.window = torch.from_numpy(
             stft_window(window, n_fft=n_fft, win_length=win_length)).to(device)
-        mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
-                                  htk=htk, norm=norm, dtype=np.float32)
+        mel = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk,
+                             norm=norm)
         # (n_freq, n_mels): frames are rows, so the projection is a plain matmul.
         self.mel_t = torch.from_numpy(np.ascontiguousarray(mel.T)).to(device)
         self.mel_bands = mel_bands(mel, device=device)
@@ -129,6 +200,18 @@ class MelPlan:
         if n_mfcc is not None:
             self.dct_t = torch.from_numpy(
                 np.ascontiguousarray(dct_matrix(n_mfcc, n_mels).T)).to(device)
+        self._float64 = None  # the constants in float64, made on first use
+
+    def _constants(self, dtype):
+        """The window, the filterbank groups and the DCT in ``dtype`` (float32 or float64)."""
+        if dtype != torch.float64:
+            return self.window, self.mel_bands, self.dct_t
+        if self._float64 is None:
+            self._float64 = (
+                self.window.double(),
+                [(lo, hi, a, b, w.double()) for lo, hi, a, b, w in self.mel_bands],
+                None if self.dct_t is None else self.dct_t.double())
+        return self._float64
 
     def n_frames(self, n_samples):
         """Frames produced for clips of ``n_samples`` samples."""
@@ -140,8 +223,10 @@ class MelPlan:
 
         Parameters
         ----------
-        x : torch.Tensor of shape (batch, n_samples), float32, on ``self.device``
-        out : torch.Tensor of shape (batch, n_frames, n_mels), float32, optional
+        x : torch.Tensor of shape (batch, n_samples), float32 or float64, on ``self.device``
+            float64 (as librosa computes float64 audio) is for audio so loud that its powers
+            overflow float32.
+        out : torch.Tensor of shape (batch, n_frames, n_mels), same dtype as x, optional
             Where to write the mel spectrogram (it may be a strided view, such as the
             transpose of the caller's output array); without MFCCs the result is ``out``.
 
@@ -152,6 +237,7 @@ class MelPlan:
             first; the caller transposes while copying into its output.
         """
         batch, n_samples = x.shape
+        window, bands, dct_t = self._constants(x.dtype)
         n_frames = self.n_frames(n_samples)
         mel = out if out is not None else torch.empty(
             (batch, n_frames, self.mel_t.shape[1]), dtype=x.dtype, device=x.device)
@@ -165,17 +251,17 @@ class MelPlan:
             stop = min(start + step, n_frames)
             segment = self._padded_segment(x, start * hop, (stop - 1) * hop + self.n_fft)
             frames = segment.unfold(-1, self.n_fft, hop)  # (batch, stop - start, n_fft) view
-            spec = torch.fft.rfft(frames * self.window, dim=-1)
+            spec = torch.fft.rfft(frames * window, dim=-1)
             parts = torch.view_as_real(spec)  # (batch, frames, n_freq, 2), shares memory
             parts.square_()
             power = parts[..., 0] + parts[..., 1]  # |X|^2
             if self.power != 2.0:
                 power.pow_(self.power / 2.0)
-            for lo, hi, first, last, weights in self.mel_bands:
+            for lo, hi, first, last, weights in bands:
                 mel[:, start:stop, first:last] = torch.matmul(power[..., lo:hi], weights)
         mel = self._scale(mel)
-        if self.dct_t is not None:
-            mel = torch.matmul(mel, self.dct_t)
+        if dct_t is not None:
+            mel = torch.matmul(mel, dct_t)
         return mel
 
     def _padded_segment(self, x, a, b):

@@ -6,10 +6,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+from skorch.exceptions import DeviceWarning
 from tqdm.auto import tqdm
 
-from ._inputs import check_waveforms
-from ._validation import check_device, check_options, check_scalar
+from ._inputs import PEAK_LIMIT, check_waveforms
+from ._validation import Interval, check_device, check_options, check_param, check_scalar
 from .features import PAD_MODES, MelPlan
 
 _DTYPES = ("float32", "float64", "float16")
@@ -29,7 +30,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
     sr : float, default=22050
         Sample rate of the waveforms, in Hz.
     n_fft : int, default=2048
-        FFT size in samples.
+        FFT size in samples (at least 2); every mel band must hold an FFT bin, which ``fit``
+        checks.
     hop_length : int, default=512
         Samples between successive frames.
     win_length : int, default=None
@@ -47,7 +49,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
     fmin : float, default=0.0
         Lowest frequency of the filterbank, in Hz.
     fmax : float, default=None
-        Highest frequency, in Hz; ``None`` means ``sr / 2``.
+        Highest frequency, in Hz, at most ``sr / 2``; ``None`` means ``sr / 2``.
     power : float, default=2.0
         Exponent of the magnitude: 2 for power, 1 for energy.
     htk : bool, default=False
@@ -74,7 +76,10 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         ``fit``, over the clips and their frames; the padding of clips shorter than the
         fitted length (a list of clips of different lengths) is left out of the statistics.
     device : str, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. The output is always a numpy array.
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. The output is always a numpy array. A fitted
+        transformer loaded (or set to CUDA) on a machine without CUDA computes on the CPU,
+        with a ``skorch.exceptions.DeviceWarning``, as the skorch network does; ``fit`` with a
+        CUDA device there is a ``ValueError``.
     batch_size : int, default=64
         Clips transformed per chunk; bounds the temporary memory.
     dtype : {"float32", "float64", "float16"}, default="float32"
@@ -101,6 +106,12 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
     -----
     ``top_db`` and a callable ``ref`` act on each clip separately, as when librosa is called on
     one clip at a time; calling librosa on a whole batch instead uses the batch maximum.
+
+    Features are computed in float32. A clip so loud that its float32 powers overflow
+    (samples of about 1e16 and more, far beyond the [-1, 1] of float audio) is computed in
+    float64, as librosa computes float64 audio; samples beyond the float32 range, or features
+    that do not fit ``dtype`` (the linear ``scale=None`` of such audio), are a ``ValueError``
+    naming the clip.
 
     Examples
     --------
@@ -143,9 +154,13 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         self.progress_bar = progress_bar
 
     # -- parameters -------------------------------------------------------------------------
-    def _validate_params(self):
+    def _validate_params(self, fitted=False):
+        """Check the parameters; return the device to compute on (``fitted``: fall back from
+        a missing CUDA device to the CPU with a warning)."""
         check_scalar(self.sr, "sr", "real", low=0, low_inclusive=False)
-        check_scalar(self.n_fft, "n_fft", "int", low=1)
+        check_param(self.n_fft, "n_fft", Interval("int", 2),
+                    hint="An FFT of n_fft samples has 1 + n_fft // 2 frequency bins (n_fft=1 "
+                         "has only the 0 Hz bin); typical values are 512 to 2048.")
         check_scalar(self.hop_length, "hop_length", "int", low=1)
         check_scalar(self.win_length, "win_length", "int", low=1, high=self.n_fft,
                      allow_none=True)
@@ -156,6 +171,12 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         check_scalar(self.n_mels, "n_mels", "int", low=1)
         check_scalar(self.fmin, "fmin", "real", low=0)
         check_scalar(self.fmax, "fmax", "real", low=0, low_inclusive=False, allow_none=True)
+        if self.fmax is not None and self.fmax > self.sr / 2:
+            raise ValueError(
+                f"fmax={self.fmax} is above the Nyquist frequency sr / 2 = {self.sr / 2} Hz "
+                f"(sr={self.sr}): the FFT has no bins above sr / 2, so the top mel bands would "
+                f"be empty. Set fmax <= {self.sr / 2} (or fmax=None for sr / 2), or set sr to "
+                "the sample rate of your audio.")
         fmax = self.sr / 2 if self.fmax is None else self.fmax
         if self.fmin >= fmax:
             raise ValueError(f"fmin={self.fmin} must be below fmax={fmax} (fmax defaults to "
@@ -176,12 +197,23 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         check_scalar(self.batch_size, "batch_size", "int", low=1)
         check_options(np.dtype(self.dtype).name if _is_dtype(self.dtype) else self.dtype,
                       "dtype", _DTYPES)
+        if self.duration is not None and round(self.duration * self.sr) < 1:
+            raise ValueError(f"duration={self.duration} s is less than one sample at "
+                             f"sr={self.sr}; give the clip length in seconds (for example "
+                             "duration=1.0), or None for the longest training clip.")
         if not self.center and self.duration is not None:
             n = int(round(self.duration * self.sr))
             if n < self.n_fft:
                 raise ValueError(f"duration={self.duration} s is {n} samples, shorter than "
                                  f"n_fft={self.n_fft} with center=False; give a longer "
                                  "duration, a smaller n_fft or center=True.")
+        if fitted and _cuda_missing(self.device):
+            warnings.warn(
+                f"device={self.device!r} was set but CUDA is not available on this machine "
+                "(torch.cuda.is_available() is False); the features are computed on the CPU "
+                "(the same values). Set device='cpu' to silence this warning.",
+                DeviceWarning, stacklevel=3)
+            return torch.device("cpu")
         return check_device(self.device)
 
     def _plan(self, device):
@@ -251,7 +283,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
             ``n_frames`` is ``n_frames_``.
         """
         check_is_fitted(self, "n_frames_")
-        device = self._validate_params()
+        device = self._validate_params(fitted=True)
         plan = self._plan(device)
         n_bands = self.n_mels if self.n_mfcc is None else self.n_mfcc
         if (n_bands, plan.n_frames(self.n_samples_)) != (self.n_bands_, self.n_frames_):
@@ -307,24 +339,84 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                         m = min(n, clip.shape[0])
                         chunk[row, :m] = clip[:m]
                 x = torch.from_numpy(chunk).to(plan.device)
-                if in_place:  # write straight into the output: no second output-sized buffer
-                    plan(x, out=torch.from_numpy(out[start:stop]).transpose(1, 2))
-                    continue
-                feats = plan(x)
-                if normalize:
-                    feats = (feats - mean) * scale
-                feats = feats.transpose(1, 2)
-                if dtype != np.float32 and plan.device.type != "cpu":
-                    feats = feats.to(_TORCH_DTYPES[np.dtype(dtype).name])  # halves the copy
-                # On the CPU numpy casts while copying, without a converted copy of the chunk.
-                out[start:stop] = feats.cpu().numpy()
+                norm = (mean, scale) if normalize else None
+                _write_features(out[start:stop], plan, x, norm, in_place)
+                # NaN or Inf propagate into the sum (float64: no overflow of its own).
+                if not np.isfinite(out[start:stop].sum(dtype=np.float64)):
+                    self._recompute_overflowing(out[start:stop], plan, x, chunk, start, norm)
         return out
+
+    def _recompute_overflowing(self, out, plan, x, chunk, first, norm):
+        """Recompute in float64 the clips of a chunk whose features are not finite.
+
+        Audio far beyond full scale (samples of 1e16 and more) overflows the float32 powers;
+        librosa computes float64 audio in float64, and so are these clips (only these: the
+        other clips of the chunk keep their float32 values, whatever the batch).
+        """
+        rows = np.flatnonzero(~np.isfinite(out.reshape(len(out), -1)).all(axis=1))
+        redone = np.empty((rows.size, *out.shape[1:]), dtype=out.dtype)
+        _write_features(redone, plan, x[torch.from_numpy(rows).to(x.device)].double(), norm,
+                        in_place=False)
+        _check_finite_features(redone, chunk[rows], first + rows, self)
+        out[rows] = redone
+
+    def __setstate__(self, state):
+        # As skorch does for the network: a transformer fitted with a CUDA device and loaded
+        # on a machine without one computes on the CPU.
+        if _cuda_missing(state.get("device")):
+            warnings.warn(
+                f"This MelSpectrogramTransformer was saved with device={state['device']!r} but "
+                "CUDA is not available on this machine (torch.cuda.is_available() is False); "
+                "it computes on the CPU instead (device='cpu'), with the same features.",
+                DeviceWarning, stacklevel=2)
+            state = {**state, "device": "cpu"}
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def _write_features(out, plan, x, norm, in_place):
+    """Compute the features of the clips ``x`` into ``out`` (n_clips, n_bands, n_frames), a
+    slice of the output array; ``norm`` is (mean, scale) of the band normalisation or None."""
+    if in_place:  # write straight into the output: no second output-sized buffer
+        plan(x, out=torch.from_numpy(out).transpose(1, 2))
+        return
+    feats = plan(x)
+    if norm is not None:
+        feats = (feats - norm[0]) * norm[1]
+    feats = feats.transpose(1, 2)
+    if plan.device.type != "cpu" and feats.dtype != _TORCH_DTYPES[out.dtype.name]:
+        feats = feats.to(_TORCH_DTYPES[out.dtype.name])  # cast on the device: a smaller copy
+    # On the CPU numpy casts while copying, without a converted copy of the chunk. An overflow
+    # of the cast (float16) is reported by the caller, naming the clip.
+    with np.errstate(over="ignore", invalid="ignore"):
+        out[...] = feats.cpu().numpy()
+
+
+def _check_finite_features(out, chunk, clips, mel):
+    """Raise a ValueError naming the first clip whose features are not finite; ``clips`` are
+    the indices of the rows of ``out`` (and ``chunk``)."""
+    finite = np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+    if finite.all():
+        return
+    row = int(np.flatnonzero(~finite)[0])
+    peak = float(np.abs(chunk[row]).max())
+    fixes = (["use scale='db'"] if mel.scale is None else []) + (
+        ["use dtype='float32'"] if out.dtype == np.float16 else [])
+    if peak > PEAK_LIMIT:
+        fixes.insert(0, "scale your audio to [-1, 1] (for example clip / np.abs(clip).max(); "
+                        "integer PCM stored as floats: divide it by 32768 for int16)")
+        why = (f"its samples reach {peak:.6g}, far outside the [-1, 1] range of float audio, "
+               f"and its features overflow {out.dtype}")
+    else:
+        fixes.append("check ref (a callable ref must give a finite positive number per clip)")
+        why = f"its samples reach {peak:.6g}"
+    raise ValueError(f"The features of clip {int(clips[row])} are not finite (NaN or infinite "
+                     f"in {out.dtype}): {why}. To fix it, {', or '.join(fixes)}.")
 
 
 def _band_statistics(feats, n_frames):
@@ -358,6 +450,14 @@ def _band_statistics(feats, n_frames):
 
 
 _TORCH_DTYPES = {"float16": torch.float16, "float64": torch.float64, "float32": torch.float32}
+
+
+def _cuda_missing(device):
+    """Whether ``device`` names a CUDA device on a machine without CUDA."""
+    try:
+        return torch.device(device).type == "cuda" and not torch.cuda.is_available()
+    except (RuntimeError, TypeError, ValueError):
+        return False
 
 
 def _is_dtype(value):

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from ._validation import Interval, check_param
+from ._validation import BOOL, Interval, check_param
 
 __all__ = ["FrameTrack", "detect_events_long", "predict_proba_long", "window_starts"]
 
@@ -38,6 +38,12 @@ def window_starts(n_samples, window, hop, align=1):
     >>> window_starts(11, 4, 2, align=2).tolist()
     [0, 2, 4, 6, 8]
     """
+    check_param(n_samples, "n_samples", Interval("int", 0))
+    check_param(window, "window", Interval("int", 1))
+    check_param(hop, "hop", Interval("int", 1, window),
+                hint=f"A hop longer than the window (window={window}) would leave samples "
+                     "between the windows uncovered.")
+    check_param(align, "align", Interval("int", 1))
     if n_samples <= window:
         return np.array([0])
     starts = np.arange(0, n_samples - window + 1, hop)
@@ -68,12 +74,21 @@ class FrameTrack:
     """
 
     def __init__(self, n_frames, n_classes):
+        check_param(n_frames, "n_frames", Interval("int", 0))
+        check_param(n_classes, "n_classes", Interval("int", 1))
         self.total = np.zeros((n_frames, n_classes))
         self.count = np.zeros((n_frames, 1))
 
     def add(self, first, proba):
         """Add a window's ``proba`` (n_window_frames, n_classes) from frame ``first`` on;
         frames past the track's end are dropped."""
+        check_param(first, "first", Interval("int", 0))
+        proba = np.asarray(proba)
+        if proba.ndim != 2 or proba.shape[1] != self.total.shape[1]:
+            raise ValueError(
+                f"FrameTrack.add needs frame probabilities of shape (n_window_frames, "
+                f"{self.total.shape[1]}), one column per class of the track; got shape "
+                f"{proba.shape}. Add one window at a time (proba[i] of a batch).")
         stop = min(first + len(proba), len(self.total))
         self.total[first:stop] += proba[:stop - first]
         self.count[first:stop] += 1
@@ -83,25 +98,65 @@ class FrameTrack:
         return self.total / np.maximum(self.count, 1)
 
 
-def _split(pipeline):
+def _split(pipeline, func, task):
     """The transformer and the estimator of a fitted pipeline (a leading AudioLoader is
-    skipped: pass waveforms at its sample rate)."""
+    skipped: pass waveforms at its sample rate), checked for ``func`` before any window is
+    computed: ``task`` is "classifier" or "detector"."""
+    from sklearn.base import is_classifier
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from .detection import CRNNEventDetector
     from .io import AudioLoader
     from .transformers import MelSpectrogramTransformer
 
+    wanted = ("MelSpectrogramTransformer -> CRNNClassifier" if task == "classifier"
+              else "MelSpectrogramTransformer -> CRNNEventDetector")
+    if not hasattr(pipeline, "steps"):
+        raise TypeError(f"{func} needs a fitted Pipeline ({wanted}, an AudioLoader may come "
+                        f"first); got a {type(pipeline).__name__}. Build it with "
+                        "sklearn.pipeline.make_pipeline and fit it.")
     steps = [step for _, step in pipeline.steps]
     if steps and isinstance(steps[0], AudioLoader):
         steps = steps[1:]
     if len(steps) != 2 or not isinstance(steps[0], MelSpectrogramTransformer):
-        raise TypeError("Windowed prediction needs a fitted Pipeline of a "
-                        "MelSpectrogramTransformer and a CRNN estimator (an AudioLoader may "
-                        f"come first); got steps {[type(s).__name__ for s in steps]}.")
-    return steps
+        raise TypeError(f"{func} needs a fitted Pipeline of a MelSpectrogramTransformer and a "
+                        f"CRNN estimator ({wanted}; an AudioLoader may come first); got steps "
+                        f"{[type(s).__name__ for s in steps]}.")
+    mel, est = steps
+    is_detector = isinstance(est, CRNNEventDetector)
+    if task == "detector" and not is_detector:
+        other = (" For a classifier, predict_proba_long averages the class probabilities of "
+                 "the windows." if is_classifier(est) else "")
+        raise TypeError(f"{func} needs an event detector pipeline ({wanted}); got a "
+                        f"{type(est).__name__}, which gives no frame probabilities to decode "
+                        f"into events.{other}")
+    if task == "classifier" and (is_detector or not is_classifier(est)
+                                 or not hasattr(est, "predict_proba")):
+        other = (" For an event detector, detect_events_long stitches the frame "
+                 "probabilities of the windows." if is_detector else "")
+        raise TypeError(f"{func} needs a classifier pipeline ({wanted}), whose predict_proba "
+                        f"gives one probability per class for each clip; got a "
+                        f"{type(est).__name__}.{other}")
+    for step in steps:
+        try:
+            check_is_fitted(step)
+        except NotFittedError as exc:
+            raise NotFittedError(f"{func} needs a fitted pipeline, but its "
+                                 f"{type(step).__name__} is not fitted; call "
+                                 "pipeline.fit(X, y) first.") from exc
+    return mel, est
+
+
+def _check_args(func, overlap, batch_size):
+    check_param(overlap, "overlap", Interval("real", 0, 1, closed="left"),
+                hint=f"({func}: the share of a window that the next one overlaps.)")
+    check_param(batch_size, "batch_size", Interval("int", 1),
+                hint=f"({func}: the number of windows computed at once, for example 32.)")
 
 
 def _hop(mel, overlap, align=1):
     """The window length and the hop (a multiple of ``align`` samples)."""
-    check_param(overlap, "overlap", Interval("real", 0, 1, closed="left"))
     window = mel.n_samples_
     hop = max(int(round(window * (1 - overlap))), 1)
     return window, max(hop // align, 1) * align
@@ -132,13 +187,24 @@ def _batched(blocks, window, starts, batch_size):
         yield i, np.stack([next(windows) for _ in starts[i:i + batch_size]])
 
 
-def _recording(wave, sr, block_seconds=10.0):
+def _recording(wave, sr, func, block_seconds=10.0):
     """The length in samples (at ``sr``) of a recording and an iterator of its float32 mono
     blocks: an array is checked by the transformer's own waveform checks and is one block; a
     file is read a block at a time."""
     from ._inputs import check_waveforms
 
     if not isinstance(wave, (str, os.PathLike)):
+        several = (isinstance(wave, (list, tuple)) and len(wave) > 0 and (
+            isinstance(wave[0], (str, os.PathLike)) or np.ndim(wave[0]) > 0))
+        shape = np.shape(wave) if isinstance(wave, np.ndarray) else None
+        if several or (shape is not None and len(shape) == 2 and 1 not in shape):
+            what = (f"a {type(wave).__name__} of {len(wave)} recordings" if several
+                    else f"an array of shape {shape}")
+            raise ValueError(
+                f"{func} takes one recording (a 1-D array of samples or an audio file path); "
+                f"got {what}. Call it once per recording, for example "
+                f"[{func}(pipeline, w) for w in recordings]; down-mix a multichannel "
+                "recording first (wave.mean(axis=0) for channels first).")
         wave = check_waveforms([wave])[0]
         return len(wave), iter([wave])
     import soundfile as sf
@@ -200,9 +266,17 @@ def predict_proba_long(pipeline, wave, *, overlap=0.5, batch_size=32):
     -------
     proba : ndarray of shape (n_classes,)
         Columns follow ``classes_``.
+
+    Raises
+    ------
+    TypeError, ValueError, sklearn.exceptions.NotFittedError
+        Before any window is computed: for a pipeline that is not a fitted classifier
+        pipeline (an event detector's goes to :func:`detect_events_long`), bad ``overlap``
+        or ``batch_size``, or more than one recording.
     """
-    mel, est = _split(pipeline)
-    n_samples, blocks = _recording(wave, mel.sr)
+    mel, est = _split(pipeline, "predict_proba_long", "classifier")
+    _check_args("predict_proba_long", overlap, batch_size)
+    n_samples, blocks = _recording(wave, mel.sr, "predict_proba_long")
     window, hop = _hop(mel, overlap)
     starts = window_starts(n_samples, window, hop)
     total = 0.0
@@ -240,11 +314,22 @@ def detect_events_long(pipeline, wave, *, overlap=0.5, batch_size=32, return_pro
         In seconds from the recording's start, sorted by onset.
     proba : ndarray of shape (n_frames, n_classes)
         Only with ``return_proba``.
+
+    Raises
+    ------
+    TypeError, ValueError, sklearn.exceptions.NotFittedError
+        Before any window is computed: for a pipeline that is not a fitted event detector
+        pipeline (a classifier's goes to :func:`predict_proba_long`), a detector without
+        ``frame_rate``, bad ``overlap``, ``batch_size`` or ``return_proba``, or more than one
+        recording.
     """
     from .events import frames_to_events
 
-    mel, det = _split(pipeline)
-    n_samples, blocks = _recording(wave, mel.sr)
+    mel, det = _split(pipeline, "detect_events_long", "detector")
+    _check_args("detect_events_long", overlap, batch_size)
+    check_param(return_proba, "return_proba", BOOL)
+    frame_rate = det._need_frame_rate("to give event times in seconds")
+    n_samples, blocks = _recording(wave, mel.sr, "detect_events_long")
     window, hop = _hop(mel, overlap, align=mel.hop_length)  # windows start on whole frames
     starts = window_starts(n_samples, window, hop, align=mel.hop_length)
     n_frames = max(1 + n_samples // mel.hop_length, mel.n_frames_)
@@ -254,7 +339,6 @@ def detect_events_long(pipeline, wave, *, overlap=0.5, batch_size=32, return_pro
         for start, p in zip(starts[i:i + len(batch)], proba):
             track.add(start // mel.hop_length, p)
     proba = track.mean()
-    frame_rate = det._need_frame_rate("to give event times in seconds")
     events = frames_to_events(proba[None], frame_rate=frame_rate, classes=det.classes_,
                               threshold=det.decision_thresholds(),
                               median_filter=det.median_filter)[0]

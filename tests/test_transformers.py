@@ -1,6 +1,7 @@
 """Tests of MelSpectrogramTransformer: librosa parity, shapes, persistence and bad input."""
 
 import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+from skorch.exceptions import DeviceWarning
 
 from sk_crnn import MelSpectrogramTransformer
 from sk_crnn.datasets import make_tone_clips
@@ -267,8 +270,8 @@ def test_bad_input_messages(X, exc, match):
 @pytest.mark.parametrize(
     "params, exc, match",
     [
-        (dict(n_fft=0), ValueError, r"n_fft must be an int >= 1; got 0"),
-        (dict(n_fft=2.5), TypeError, "n_fft must be an int >= 1; got 2.5 of type float"),
+        (dict(n_fft=0), ValueError, r"n_fft must be an int >= 2; got 0"),
+        (dict(n_fft=2.5), TypeError, "n_fft must be an int >= 2; got 2.5 of type float"),
         (dict(hop_length=-1), ValueError, "hop_length"),
         (dict(win_length=4096), ValueError,
          r"win_length must be an int in \[1, 2048\] or None; got 4096"),
@@ -369,3 +372,138 @@ def test_generators_are_refused_with_a_hint_to_pass_a_list(X):
         MelSpectrogramTransformer(sr=8000, n_fft=256).fit(X)
     with pytest.raises(TypeError, match="X is a set.*pass a list of 1-D waveforms"):
         MelSpectrogramTransformer(sr=8000, n_fft=256).fit({1.0, 2.0})
+
+
+# -- audio far beyond full scale: finite features or a clear error, never NaN --------------------
+LOUD_PARAMS = dict(sr=8000, n_fft=256, hop_length=128, n_mels=16)
+
+
+def test_audio_far_beyond_full_scale_gives_the_shifted_features():
+    X = speechlike(n_clips=3, sr=8000, seconds=0.5)
+    quiet = MelSpectrogramTransformer(**LOUD_PARAMS).fit_transform(X)
+    loud = X * np.float32(1e30)  # float32 holds the samples, not their powers (1e60)
+    with pytest.warns(UserWarning, match=r"Clip 0 \(and 2 more clips\).*shifted by 59\d dB"):
+        out = MelSpectrogramTransformer(**LOUD_PARAMS).fit_transform(loud)
+    assert np.isfinite(out).all()  # was all NaN
+    np.testing.assert_allclose(out, quiet + 600, atol=0.01)  # 20 * log10(1e30) dB higher
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        # relative to each clip's peak the features do not change at all
+        rel = MelSpectrogramTransformer(ref=np.max, n_mfcc=8, normalize="band", **LOUD_PARAMS)
+        np.testing.assert_allclose(rel.fit_transform(loud), rel.fit_transform(X), atol=0.01)
+        # float64 audio of 1e20 is what librosa computes in float64: the same values
+        X64 = X.astype(np.float64) * 1e20
+        ours = MelSpectrogramTransformer(**LOUD_PARAMS).fit_transform(X64)
+        assert np.abs(ours - librosa_reference(X64, **LOUD_PARAMS)).max() <= TOL_DB
+        # the ordinary clips of the same chunk keep their values, the loud one is shifted
+        mixed = MelSpectrogramTransformer(**LOUD_PARAMS).fit_transform([X[0], loud[1], X[2]])
+        np.testing.assert_array_equal(mixed[[0, 2]], quiet[[0, 2]])
+        np.testing.assert_allclose(mixed[1], quiet[1] + 600, atol=0.01)
+
+
+@pytest.mark.filterwarnings("ignore:Clip.*far outside the")
+def test_audio_whose_features_cannot_be_represented_is_a_clear_error():
+    X = speechlike(n_clips=3, sr=8000, seconds=0.5)
+    fitted = MelSpectrogramTransformer(**LOUD_PARAMS).fit(X)
+    huge = X.astype(np.float64)
+    huge[1] *= 1e200  # beyond float32, the precision of the features
+    message = (r"Clip 1 has samples up to .*e\+199, beyond the largest float32 .*cannot be "
+               r"represented\. Scale your audio to \[-1, 1\], for example clip / np.abs")
+    for call, data in [(MelSpectrogramTransformer(**LOUD_PARAMS).fit, huge),
+                       (fitted.transform, huge), (fitted.transform, list(huge))]:
+        with pytest.raises(ValueError, match=message):
+            call(data)
+    # The linear spectrogram of 1e30 audio (1e60) has no float32 value
+    with pytest.raises(ValueError, match=r"The features of clip 0 are not finite \(NaN or "
+                                         r"infinite in float32\): its samples reach .*e\+29, far "
+                                         r"outside .*overflow float32\. To fix it, scale your "
+                                         r"audio to \[-1, 1\].*, or use scale='db'\."):
+        MelSpectrogramTransformer(scale=None, **LOUD_PARAMS).fit_transform(X * np.float32(1e30))
+    with pytest.raises(ValueError, match=r"clip 2 are not finite \(NaN or infinite in float16\)"
+                                         r".*or use dtype='float32'"):
+        MelSpectrogramTransformer(scale=None, dtype="float16", **LOUD_PARAMS).fit(X).transform(
+            [X[0], X[1], X[2] * 1e3])
+
+
+# -- front-end parameters that would give empty or meaningless bands --------------------------
+@pytest.mark.parametrize("params, match", [
+    (dict(fmax=9000.0), r"fmax=9000.0 is above the Nyquist frequency sr / 2 = 8000.0 Hz "
+                        r"\(sr=16000\).*Set fmax <= 8000.0 \(or fmax=None for sr / 2\)"),
+    (dict(n_fft=1), r"n_fft must be an int >= 2; got 1\. .*\(n_fft=1 has only the 0 Hz bin\)"),
+    (dict(n_fft=64, n_mels=128), r"\d+ of the n_mels=128 mel bands between fmin=0.0 and "
+                                 r"fmax=8000.0 Hz would always be empty .*with n_fft=64 at "
+                                 r"sr=16000 the FFT bins are 250 Hz apart.*Use a larger n_fft "
+                                 r"\(n_fft >= \d+\) or fewer bands \(n_mels <= \d+\)"),
+    (dict(fmin=7990.0, n_mels=8), r"\d of the n_mels=8 mel bands between fmin=7990.0 .*or a "
+                                  r"wider fmin..fmax range"),
+    (dict(window="nope"), r"window='nope' could not be made into a window of win_length=2048 "
+                          r"samples .*a name such as 'hann'"),
+    (dict(window=np.ones(100)), r"window=an array of shape \(100,\) .*an array of 2048 samples"),
+    (dict(norm="l3"), r"librosa.filters.mel refused norm='l3'.*use norm='slaney'"),
+    (dict(duration=1e-6), r"duration=1e-06 s is less than one sample at sr=16000"),
+], ids=["fmax-above-nyquist", "n_fft-1", "n_mels-too-many", "fmin-fmax-too-narrow",
+        "window-name", "window-array", "norm", "duration"])
+def test_front_end_parameters_that_give_no_features_are_refused_at_fit(params, match):
+    t = MelSpectrogramTransformer(sr=16000, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clear error instead of librosa's warning
+        with pytest.raises(ValueError, match=match):
+            t.fit(GOOD)
+
+
+def test_the_fixes_an_empty_band_error_suggests_work():
+    t = MelSpectrogramTransformer(sr=16000, n_fft=64, n_mels=128)
+    with pytest.raises(ValueError, match="would always be empty") as info:
+        t.fit(GOOD)
+    n_fft = int(re.search(r"n_fft >= (\d+)", str(info.value)).group(1))
+    n_mels = int(re.search(r"n_mels <= (\d+)", str(info.value)).group(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor librosa's "Empty filters" warning
+        assert clone(t).set_params(n_fft=n_fft).fit_transform(GOOD).shape[1] == 128
+        assert clone(t).set_params(n_mels=n_mels).fit_transform(GOOD).shape[1] == n_mels
+
+
+# -- a CUDA device on a machine without one -----------------------------------------------------
+@pytest.fixture
+def no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_cuda_set_after_fit_falls_back_to_the_cpu_with_a_warning(no_cuda):
+    X = speechlike(n_clips=2, sr=8000, seconds=0.5)
+    t = MelSpectrogramTransformer(**LOUD_PARAMS).fit(X)
+    expected = t.transform(X)
+    t.set_params(device="cuda")
+    with pytest.warns(DeviceWarning, match=r"device='cuda' was set but CUDA is not available on "
+                                           r"this machine.*computed on the CPU"):
+        np.testing.assert_array_equal(t.transform(X), expected)
+    with pytest.raises(ValueError, match="device='cuda' was requested but CUDA is not available"):
+        t.fit(X)  # a new fit asks for the device itself: a clear error
+
+
+def test_a_transformer_saved_with_cuda_loads_on_the_cpu(no_cuda):
+    X = speechlike(n_clips=2, sr=8000, seconds=0.5)
+    t = MelSpectrogramTransformer(**LOUD_PARAMS).fit(X)
+    expected = t.transform(X)
+    t.device = "cuda:0"  # as fitted on a GPU machine
+    with pytest.warns(DeviceWarning, match=r"saved with device='cuda:0' but CUDA is not "
+                                           r"available.*on the CPU instead \(device='cpu'\)"):
+        loaded = pickle.loads(pickle.dumps(t))
+    assert loaded.device == "cpu"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once, at load
+        np.testing.assert_array_equal(loaded.transform(X), expected)
+
+
+def test_a_pipeline_fitted_on_a_gpu_predicts_after_joblib_load_on_a_cpu(no_cuda, tmp_path):
+    from sk_crnn import CRNNClassifier
+
+    X, y = make_tone_clips(16, sr=8000, duration=0.25, n_classes=2, random_state=0)
+    pipe = make_pipeline(MelSpectrogramTransformer(**LOUD_PARAMS), CRNNClassifier(
+        max_epochs=1, module__conv_channels=(4,), module__rnn_hidden=8, random_state=0))
+    expected = pipe.fit(X, y).predict_proba(X)
+    pipe[0].device = "cuda"  # the transformer of a pipeline fitted on a GPU
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    with pytest.warns(DeviceWarning, match="MelSpectrogramTransformer was saved with device="):
+        loaded = joblib.load(tmp_path / "pipe.joblib")
+    np.testing.assert_allclose(loaded.predict_proba(X), expected, rtol=1e-5)

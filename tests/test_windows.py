@@ -183,3 +183,93 @@ def test_cropping_a_long_clip_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m.transform([X[0], np.tile(X[1], 4)[: int(0.3 * SR)]])  # a little longer: no warning
+
+
+# -- misuse: checked first, then computed -------------------------------------------------------
+@pytest.fixture(scope="module")
+def classifier():
+    X, y = make_tone_clips(16, sr=SR, duration=0.25, n_classes=2, random_state=0)
+    return make_pipeline(mel(), CRNNClassifier(max_epochs=1, module__conv_channels=(4,),
+                                               module__rnn_hidden=8, random_state=0)).fit(X, y)
+
+
+@pytest.fixture
+def transforms(monkeypatch):
+    """The batches of windows the transformer computes during a test."""
+    calls, original = [], MelSpectrogramTransformer.transform
+    monkeypatch.setattr(MelSpectrogramTransformer, "transform",
+                        lambda self, X: calls.append(len(X)) or original(self, X))
+    return calls
+
+
+def test_misuse_is_refused_before_any_window_is_computed(classifier, detector, transforms,
+                                                         monkeypatch):
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import Pipeline
+
+    det, long = detector
+    half_fitted = Pipeline([("mel", det[0]), ("det", clone(det[-1]))])
+    cases = [
+        # a classifier's pipeline used to fail with an AttributeError after every window
+        (detect_events_long, classifier, {}, TypeError,
+         r"detect_events_long needs an event detector pipeline \(MelSpectrogramTransformer -> "
+         r"CRNNEventDetector\); got a CRNNClassifier.*predict_proba_long averages"),
+        # a detector's pipeline used to return summed frames silently
+        (predict_proba_long, det, {}, TypeError,
+         r"predict_proba_long needs a classifier pipeline.*one probability per class for each "
+         r"clip; got a CRNNEventDetector.*detect_events_long stitches"),
+        (detect_events_long, clone(det), {}, NotFittedError,
+         r"detect_events_long needs a fitted pipeline, but its MelSpectrogramTransformer is not "
+         r"fitted; call pipeline.fit"),
+        (detect_events_long, half_fitted, {}, NotFittedError,
+         "its CRNNEventDetector is not fitted"),
+        (predict_proba_long, clone(classifier), {}, NotFittedError,
+         "predict_proba_long needs a fitted pipeline"),
+        (detect_events_long, det, dict(batch_size=0), ValueError,
+         r"batch_size must be an int >= 1; got 0\. \(detect_events_long: the number of windows"),
+        (predict_proba_long, classifier, dict(batch_size=2.5), TypeError,
+         r"batch_size must be an int >= 1; got 2.5 of type float\. \(predict_proba_long"),
+        (predict_proba_long, classifier, dict(overlap=-0.5), ValueError,
+         r"overlap must be a finite number in \[0, 1\); got -0.5\. \(predict_proba_long"),
+        (detect_events_long, det, dict(return_proba="yes"), TypeError,
+         "return_proba must be True or False; got 'yes'"),
+        (detect_events_long, det[-1], {}, TypeError,
+         r"detect_events_long needs a fitted Pipeline .*got a CRNNEventDetector\. Build it"),
+    ]
+    for func, pipe, kwargs, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            func(pipe, long, **kwargs)
+    # several recordings at once, not one
+    for wave, what in [([long, long], "a list of 2 recordings"),
+                       (["a.wav", "b.wav"], "a list of 2 recordings"),
+                       (np.stack([long, long]), rf"an array of shape \(2, {len(long)}\)")]:
+        with pytest.raises(ValueError, match=rf"takes one recording .*got {what}\. Call it once "
+                                             r"per recording"):
+            detect_events_long(det, wave)
+    # the detector's frame rate was asked for only after every window
+    monkeypatch.setattr(det[-1], "frame_rate", None)
+    with pytest.raises(ValueError, match="needs frame_rate .* to give event times in seconds"):
+        detect_events_long(det, long)
+    assert transforms == []
+
+
+def test_window_starts_and_frame_track_refuse_bad_arguments():
+    with pytest.raises(ValueError, match=r"hop must be an int in \[1, 4\]; got 0"):
+        window_starts(10, 4, 0)  # was a ZeroDivisionError
+    with pytest.raises(ValueError, match=r"got 5\. A hop longer than the window .* uncovered"):
+        window_starts(10, 4, 5)  # left samples 4 and 9 in no window
+    with pytest.raises(ValueError, match="window must be an int >= 1; got 0"):
+        window_starts(10, 0, 1)
+    with pytest.raises(TypeError, match="n_samples must be an int >= 0; got 10.5 of type float"):
+        window_starts(10.5, 4, 2)
+    track = FrameTrack(6, 2)
+    # one column for two classes was broadcast into both silently
+    with pytest.raises(ValueError, match=r"shape \(n_window_frames, 2\).*got shape \(4, 1\)"):
+        track.add(0, np.zeros((4, 1)))
+    with pytest.raises(ValueError, match=r"got shape \(3, 4, 2\)\. Add one window at a time"):
+        track.add(0, np.zeros((3, 4, 2)))
+    with pytest.raises(ValueError, match="first must be an int >= 0; got -1"):
+        track.add(-1, np.zeros((4, 2)))
+    track.add(np.int64(2), np.ones((4, 2)))  # numpy ints, as the frame starts are
+    assert track.mean()[2:].tolist() == [[1.0, 1.0]] * 4
