@@ -8,6 +8,7 @@ from sklearn.utils import check_consistent_length
 from torch.nn import functional as F
 
 from ._base import SpectrogramNet
+from ._detection_targets import check_some_active, check_target_layout
 from ._docs import BATCH_SIZE_DOC, COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
 from ._training import window_dataset
 from ._validation import Interval, Options, Rule
@@ -101,7 +102,7 @@ class CRNNEventDetector(SpectrogramNet):
     linear layer to one sigmoid per event class (:class:`FrameCRNN`), trained with
     ``BCEWithLogitsLoss`` per frame. ``predict`` decodes the frame probabilities into
     events with ``threshold`` and ``median_filter``; ``score`` is the event-based F1 of
-    DCASE (computed with ``sed_eval``).
+    DCASE (sed_eval's, computed without it: no optional dependency).
 
     Weak labels (clip labels without times, as DCASE task 4's weakly labelled data) train
     the frame outputs too: when ``y`` holds them, the network gets the weak head of the DCASE
@@ -212,6 +213,7 @@ default="sqrt"
         self.train_window = train_window
 
     def _check_fit_data(self, X, y, *, reset, classes=None):
+        check_target_layout(y)  # a string or flat events, before the count of clips
         if self.threshold == "auto" and not self.validation_fraction:
             raise ValueError(
                 "threshold='auto' tunes the thresholds on the validation split, but there is "
@@ -270,7 +272,8 @@ default="sqrt"
                 "head; fit again (not partial_fit) on data with weak labels.")
         fitted = {"classes_inferred_": np.asarray(classes), "n_outputs_": len(classes),
                   "clip_head_": clip_head}
-        if reset:
+        if reset:  # the first fit needs an active frame (pos_weight_ counts them)
+            check_some_active(Y, y)
             fitted["pos_weight_"] = self._pos_weight(Y[~is_weak] if (~is_weak).any() else Y)
         if clip_head:  # the strong-label mask, per clip, as n_classes more columns
             strong = np.broadcast_to((~is_weak)[:, None, None], Y.shape).astype(np.float32)
@@ -498,6 +501,7 @@ n_classes)
         self.check_is_fitted()
         frame_rate = self._need_frame_rate("to score events in seconds")
         X = self._check_predict_X(X)
+        check_target_layout(y)
         check_consistent_length(X, y)
         if hasattr(y, "detach"):
             y = y.detach().cpu().numpy()

@@ -113,7 +113,7 @@ def event_classes(events):
             first.setdefault(_label_kind(label), label)
     if not labels:
         raise ValueError("y holds no events at all; a detector needs at least one event to "
-                         "learn from (or pass classes=[...] to fix the labels).")
+                         "learn from.")
     if len(first) > 1:
         examples = ", ".join(repr(first[kind]) for kind in sorted(first))
         raise ValueError(f"Event labels mix {' and '.join(sorted(first))} ({examples}); use one "

@@ -1,17 +1,23 @@
-"""Sound event detection metrics: thin wrappers over ``sed_eval`` (the DCASE toolkit).
+"""Metrics: sound event detection (here), retrieval (re-exported) and speech recognition.
 
 Events are given per clip as lists of ``(onset_seconds, offset_seconds, label)``, the format
-``CRNNEventDetector.predict`` returns. These functions only convert that format into
-``sed_eval``'s event lists (one file per clip) and read its results; the matching and
-counting are ``sed_eval``'s. The threshold-independent PSDS and the collar-based F1 of frame
-probabilities come from ``sed_scores_eval`` (:mod:`sk_crnn.sed_scores`, re-exported here).
+``CRNNEventDetector.predict`` returns. The event- and segment-based F1 are DCASE's, computed
+as ``sed_eval`` (the DCASE toolkit) computes them but without it, so they need no optional
+dependency (``tests/test_event_metrics.py`` checks that they equal sed_eval's, and the
+event-based one sed_scores_eval's, on many random event lists). The threshold-independent
+PSDS and the collar-based F1 of frame probabilities come from ``sed_scores_eval``
+(:mod:`sk_crnn.sed_scores`, re-exported here; ``pip install "sk-crnn[sed]"``).
 """
 
-import warnings
-
-import numpy as np
-
-from .events import check_event_lists, plain_label
+from ._event_matching import (
+    averaged_f1,
+    check_average,
+    check_event_options,
+    check_positive,
+    event_counts,
+    labelled_pairs,
+    segment_counts,
+)
 from .retrieval_metrics import mean_average_precision, precision_at_k, retrieval_scorer
 from .sed_scores import collar_f1, psds, psds_scorer
 
@@ -27,71 +33,17 @@ __all__ = [
 ]
 
 
-def _sed_eval():
-    with warnings.catch_warnings():
-        # dcase_util, which sed_eval imports, imports the deprecated pkg_resources.
-        warnings.simplefilter("ignore")
-        try:
-            import dcase_util
-            import sed_eval
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "Event-based scores need sed_eval (and its dependency dcase_util, which imports "
-                "pkg_resources from setuptools<81): run `pip install 'sk-crnn[sed]'` or "
-                "`pip install sed_eval 'setuptools<81'`."
-            ) from exc
-    return sed_eval, dcase_util
-
-
-def _containers(y_true, y_pred, dcase_util):
-    if len(y_true) != len(y_pred):
-        raise ValueError(
-            f"y_true and y_pred must hold one event list per clip; got {len(y_true)} and "
-            f"{len(y_pred)} clips."
-        )
-    labels = {}
-    pairs = []
-    y_true = check_event_lists(y_true, name="y_true")
-    y_pred = check_event_lists(y_pred, name="y_pred")
-    for i, (ref, est) in enumerate(zip(y_true, y_pred)):
-        lists = []
-        for events in (ref, est):
-            rows = []
-            for onset, offset, label in events:
-                text = labels.setdefault(plain_label(label), str(label))
-                rows.append({"filename": f"clip{i}", "event_onset": onset,
-                             "event_offset": offset, "event_label": text})
-            lists.append(dcase_util.containers.MetaDataContainer(rows))
-        pairs.append(lists)
-    if len(set(labels.values())) != len(labels):
-        raise ValueError(f"Labels {sorted(labels, key=str)} are distinct but print the same; "
-                         "use labels whose str() differ.")
-    return pairs, sorted(set(labels.values()))
-
-
-def _f1(metrics, pairs, average):
-    for ref, est in pairs:
-        metrics.evaluate(reference_event_list=ref, estimated_event_list=est)
-    if average == "micro":
-        f1 = metrics.results_overall_metrics()["f_measure"]["f_measure"]
-    else:
-        f1 = metrics.results_class_wise_average_metrics()["f_measure"]["f_measure"]
-    return 0.0 if f1 is None or np.isnan(f1) else float(f1)
-
-
-def _check_average(average):
-    if average not in ("micro", "macro"):
-        raise ValueError(f"average must be 'micro' or 'macro'; got {average!r}.")
-
-
 def event_f1(y_true, y_pred, *, t_collar=0.2, percentage_of_length=0.2, evaluate_onset=True,
              evaluate_offset=True, average="micro"):
     """Event-based F1 score, as DCASE defines it (``sed_eval.sound_event.EventBasedMetrics``).
 
-    An estimated event matches a reference event of the same label when its onset is within
-    ``t_collar`` seconds of the reference onset and its offset within
-    ``max(t_collar, percentage_of_length * reference length)`` of the reference offset; each
-    event matches at most once.
+    An estimated event matches a reference event of the same label in the same clip when its
+    onset is within ``t_collar`` seconds of the reference onset and its offset within
+    ``max(t_collar, percentage_of_length * reference length)`` of the reference offset (both
+    bounds included, in floating point as sed_eval: 0.8 - 0.6 is a little over 0.2); each
+    event matches at most once, and the true positives are the most pairs that can be
+    matched so (sed_eval's default "optimal" matching). The result equals sed_eval's, but
+    sed_eval is not needed: this is plain Python and numpy.
 
     Parameters
     ----------
@@ -107,12 +59,15 @@ def event_f1(y_true, y_pred, *, t_collar=0.2, percentage_of_length=0.2, evaluate
         Whether onsets / offsets must match.
     average : {"micro", "macro"}, default="micro"
         ``"micro"``: F1 over all events ("overall" in sed_eval); ``"macro"``: the mean of the
-        per-class F1 scores.
+        per-class F1 scores of the labels in ``y_true`` or ``y_pred``. As in sed_eval, a
+        label's F1 is undefined, and left out of that mean, when it has no estimated event or
+        no reference event (so a class the system never detects does not count as 0).
 
     Returns
     -------
     f1 : float
-        In [0, 1]; 0.0 where sed_eval leaves it undefined (no events at all).
+        In [0, 1]; 0.0 where sed_eval leaves it undefined (no estimated or no reference
+        events at all; for ``"macro"``, no label with both).
 
     Examples
     --------
@@ -122,20 +77,23 @@ def event_f1(y_true, y_pred, *, t_collar=0.2, percentage_of_length=0.2, evaluate
     >>> round(event_f1(y_true, y_pred), 3)
     0.5
     """
-    _check_average(average)
-    sed_eval, dcase_util = _sed_eval()
-    pairs, labels = _containers(y_true, y_pred, dcase_util)
-    metrics = sed_eval.sound_event.EventBasedMetrics(
-        event_label_list=labels, t_collar=t_collar, percentage_of_length=percentage_of_length,
-        evaluate_onset=evaluate_onset, evaluate_offset=evaluate_offset)
-    return _f1(metrics, pairs, average)
+    check_average(average)
+    t_collar, percentage_of_length = check_event_options(
+        t_collar, percentage_of_length, evaluate_onset, evaluate_offset)
+    y_true, y_pred, labels = labelled_pairs(y_true, y_pred)
+    counts = event_counts(y_true, y_pred, t_collar=t_collar,
+                          percentage_of_length=percentage_of_length,
+                          evaluate_onset=evaluate_onset, evaluate_offset=evaluate_offset)
+    return averaged_f1(counts, labels, average)
 
 
 def segment_f1(y_true, y_pred, *, time_resolution=1.0, average="micro"):
     """Segment-based F1 score (``sed_eval.sound_event.SegmentBasedMetrics``).
 
-    Each clip is cut into segments of ``time_resolution`` seconds; in each segment a class is
-    active when any of its events overlaps the segment. F1 counts (segment, class) pairs.
+    Each clip is cut into segments of ``time_resolution`` seconds, up to the last offset of
+    its reference or estimated events; in each segment a class is active when any of its
+    events overlaps the segment. F1 counts (segment, class) pairs. The result equals
+    sed_eval's, computed without it.
 
     Parameters
     ----------
@@ -146,7 +104,8 @@ def segment_f1(y_true, y_pred, *, time_resolution=1.0, average="micro"):
     time_resolution : float, default=1.0
         Segment length in seconds.
     average : {"micro", "macro"}, default="micro"
-        ``"micro"``: over all segments and classes; ``"macro"``: mean of per-class F1.
+        ``"micro"``: over all segments and classes; ``"macro"``: mean of the per-class F1,
+        leaving out (as sed_eval) the classes never active in ``y_true`` or in ``y_pred``.
 
     Returns
     -------
@@ -161,12 +120,11 @@ def segment_f1(y_true, y_pred, *, time_resolution=1.0, average="micro"):
     >>> segment_f1(y_true, y_pred)
     0.5
     """
-    _check_average(average)
-    sed_eval, dcase_util = _sed_eval()
-    pairs, labels = _containers(y_true, y_pred, dcase_util)
-    metrics = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels,
-                                                       time_resolution=time_resolution)
-    return _f1(metrics, pairs, average)
+    check_average(average)
+    time_resolution = check_positive(time_resolution, "time_resolution")
+    y_true, y_pred, labels = labelled_pairs(y_true, y_pred)
+    counts = segment_counts(y_true, y_pred, time_resolution=time_resolution)
+    return averaged_f1(counts, labels, average)
 
 
 # -- speech recognition --------------------------------------------------------------------------

@@ -9,12 +9,14 @@ resampling). It also runs in the normal test suite.
 """
 
 import pickle
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -116,6 +118,21 @@ def test_event_detector_pipeline(tmp_path):
             assert label in labels
             assert 0 <= onset < offset <= n_frames / frame_rate
     _check_fitted_state(estimator, pipe, X, pred, tmp_path / "detector.skcrnn")
+
+
+def test_detector_scores_without_the_sed_extra(monkeypatch):
+    """``score`` (event-based F1) and ``cross_val_score`` of a detector need no optional
+    dependency: without sed_eval they once raised ImportError, which cross_val_score turned
+    into NaN scores and a warning. Here sed_eval is made unimportable even where installed."""
+    for name in ("sed_eval", "dcase_util", "sed_scores_eval"):
+        monkeypatch.setitem(sys.modules, name, None)  # `import sed_eval` raises ImportError
+    X, events = make_sound_scenes(6, duration=1.0, sr=SR, n_classes=2, random_state=0)
+    pipe = _pipeline(CRNNEventDetector(frame_rate=SR / HOP, **TINY))
+    score = pipe.fit(X, events).score(X, events)
+    assert 0 <= score <= 1
+    scores = cross_val_score(pipe, X, events, cv=KFold(2))
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    assert ((0 <= scores) & (scores <= 1)).all()
 
 
 def test_embedder_pipeline(tone_clips):
