@@ -16,14 +16,20 @@ import torch
 from sklearn.utils import check_consistent_length
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
-from skorch.dataset import unpack_data
 from skorch.exceptions import NotInitializedError
 from skorch.utils import is_dataset, to_tensor
 
 from . import _embedding
 from ._docs import shared_docs
+from ._fit_checks import (
+    check_predict_device,
+    check_validation_callbacks,
+    stopped_early,
+    warn_interrupted,
+)
 from ._inputs import check_spectrograms
 from ._parallel import worker_thread_limit
+from ._sample_weight import SampleWeighting, unpack_weighted
 from ._training import (
     NET_PARAMETERS,
     add_training_callbacks,
@@ -52,7 +58,7 @@ def _has_embeddings(est):
     return est._embeds
 
 
-class SpectrogramNet(NeuralNet):
+class SpectrogramNet(SampleWeighting, NeuralNet):
     """Base of the CRNN estimators: a skorch net on spectrograms (n_clips, n_mels, n_frames).
 
     Subclasses set ``_parameter_constraints`` (this table plus their own entries),
@@ -67,6 +73,7 @@ class SpectrogramNet(NeuralNet):
     _monitors = {"valid_loss": True}  # name -> lower is better
     _target_time_axis = None
     _embeds = True
+    _weighs_samples = False  # whether fit takes sample_weight
 
     def __init__(self, module, *, criterion, optimizer=torch.optim.Adam, lr=1e-3,
                  max_epochs=20, batch_size=32, train_split=None, verbose=0, progress_bar=False,
@@ -127,6 +134,7 @@ class SpectrogramNet(NeuralNet):
         if is_dataset(X):  # skorch internals (scoring on a validation split) pass Datasets
             return X
         self.check_is_fitted()
+        check_predict_device(self)
         X = self._check_X(X)
         self._check_shape(X)
         return X
@@ -229,22 +237,47 @@ class SpectrogramNet(NeuralNet):
 
     def _train(self, X, y, *, reset, classes, route, fit_params):
         """Check, (re)initialize when ``reset``, and train; seeded, device resolved once,
-        torch's threads capped inside a Dask worker."""
+        torch's threads capped inside a Dask worker. A KeyboardInterrupt (Ctrl-C) ends the
+        training as in skorch, with a warning and ``interrupted_epoch_`` set."""
+        self.__dict__.pop("interrupted_epoch_", None)
+        weights = self._pop_sample_weight(fit_params, route, X)
         device = self._check_params()
         if classes is not None:
             classes = self._check_partial_fit_classes(classes, reset=reset)
         X, y = self._check_fit_data(X, y, reset=reset, classes=classes)
+        X, y, weights, kept = self._weighted_clips(X, y, weights, route)
         if _SKORCH_ROUTES:
             fit_params = {"_routing_method": route, **fit_params}
         with self._fitting(device), worker_thread_limit():
             if reset:
                 self.initialize()
+            check_validation_callbacks(self)
+            if weights is not None:
+                self._sample_weight = weights  # per-call state, dropped after the call;
+                vars(self)["_sample_criterion"] = self._unreduced_criterion()  # not registered
             self._augment = self._batch_augment()  # its seed comes after weight init
             self._grad_scaler = (torch.amp.GradScaler("cuda") if self.precision == "16-mixed"
                                  else None)
             super().partial_fit(X, y, **fit_params)
+            interrupted = getattr(self, "_interrupted", None)
+        if kept is not None and "validation_indices_" in vars(self):
+            self.validation_indices_ = kept[self.validation_indices_]  # into the fit data
+        if interrupted is not None:
+            warn_interrupted(self, route, *interrupted)
         self._after_training(X, y)
         return self
+
+    def fit_loop(self, X, y=None, epochs=None, **kwargs):
+        """skorch's fit loop, recording a KeyboardInterrupt (not one of skorch's
+        ``EarlyStopping``) in ``interrupted_epoch_``: the number of epochs completed."""
+        start = self._epochs_done = len(self.history)
+        try:
+            return super().fit_loop(X, y, epochs, **kwargs)
+        except KeyboardInterrupt:
+            if not stopped_early(self):
+                self.interrupted_epoch_ = self._epochs_done
+                self._interrupted = (start, self._epochs_done)
+            raise
 
     def _after_training(self, X, y):
         """Called after each fit / partial_fit with the checked data (subclasses tune
@@ -259,7 +292,8 @@ class SpectrogramNet(NeuralNet):
                 yield
         finally:
             for attr in ("_fit_device", "_augment", "_grad_scaler", "_loss_warned",
-                         "_epoch_losses"):
+                         "_epoch_losses", "_epochs_done", "_interrupted", "_sample_weight",
+                         "_sample_criterion"):
                 self.__dict__.pop(attr, None)
 
     def _batch_augment(self):
@@ -365,17 +399,18 @@ class SpectrogramNet(NeuralNet):
         """Forward and backward pass of one training batch, augmented (SpecAugment masks,
         time shift, mixup) when asked; prediction and validation never augment."""
         self._set_training(True)
-        Xi, yi = unpack_data(batch)
+        Xi, yi, wi = unpack_weighted(batch)
         partner = None
         augment = getattr(self, "_augment", None)
         if augment is not None:
-            Xi, yi, partner = augment(to_tensor(Xi, device=self.device),
-                                      to_tensor(yi, device=self.device))
+            Xi, yi, partner, wi = augment(to_tensor(Xi, device=self.device),
+                                          to_tensor(yi, device=self.device), weight=wi)
         y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss = self._loss(y_pred, yi, Xi, wi, training=True)
         if partner is not None:  # mixup of class indices: mix the losses of both labels
-            y_partner, lam = partner
-            loss = lam * loss + (1 - lam) * self.get_loss(y_pred, y_partner, X=Xi, training=True)
+            y_partner, lam, w_partner = partner
+            loss = lam * loss + (1 - lam) * self._loss(y_pred, y_partner, Xi, w_partner,
+                                                       training=True)
         scaler = getattr(self, "_grad_scaler", None)
         (scaler.scale(loss) if scaler is not None else loss).backward()
         return {"loss": loss, "y_pred": y_pred}
@@ -394,6 +429,7 @@ class SpectrogramNet(NeuralNet):
     def on_epoch_end(self, net, **kwargs):
         """Warn once per fit when the training loss climbs by orders of magnitude (100 times
         its lowest epoch so far) while staying finite: training is diverging."""
+        self._epochs_done = len(self.history)  # training and validation of the epoch are done
         super().on_epoch_end(net, **kwargs)
         # the epoch's train_loss is logged after this: average its training batches'
         batch_losses = [b["train_loss"] for b in self.history[-1]["batches"] if "train_loss" in b]

@@ -101,6 +101,10 @@ COMMON_ATTRS_DOC = """
     training_failed_ : str
         Set only when the training loss became NaN or infinite (``fit`` then raised
         ``FloatingPointError``): why the net refuses to predict until it is fitted again.
+    interrupted_epoch_ : int
+        Set only when a KeyboardInterrupt (Ctrl-C) ended the last ``fit`` or
+        ``partial_fit`` early (which then warned): the number of epochs completed. The
+        network is only partly trained; the next fit or partial_fit removes it.
 """
 
 

@@ -170,7 +170,7 @@ class BatchAugment:
         return bool((self.freq_mask and self.n_freq_masks) or (self.time_mask and self.n_time_masks)
                     or self.time_shift or self.mixup)
 
-    def __call__(self, X, y):
+    def __call__(self, X, y, weight=None):
         """Augment one training batch.
 
         Parameters
@@ -178,15 +178,20 @@ class BatchAugment:
         X : torch.Tensor of shape (batch, n_mels, n_frames) or (batch, 1, n_mels, n_frames)
         y : torch.Tensor of shape (batch, ...)
             Targets: class indices, float targets, or frame targets.
+        weight : torch.Tensor of shape (batch,) or None, default=None
+            Loss weights of the clips (``sample_weight``), mixed like the targets.
 
         Returns
         -------
         X_aug : torch.Tensor
         y_aug : torch.Tensor
             The targets, shifted and (for float targets) mixed like ``X``.
-        partner : tuple (y_partner, lam) or None
+        partner : tuple (y_partner, lam, weight_partner) or None
             For mixup of class indices: train on ``lam * loss(y_aug) + (1 - lam) *
-            loss(y_partner)``; None otherwise.
+            loss(y_partner)`` (weighted by ``weight`` and ``weight_partner``); None otherwise.
+        weight_aug : torch.Tensor or None
+            The weights of the augmented clips: ``weight``, or for mixed float targets
+            ``lam * weight + (1 - lam) * weight[perm]``.
         """
         rng = self.rng
         if X.dtype == torch.float16:  # float16 features: augment the batch in float32
@@ -199,8 +204,12 @@ class BatchAugment:
             if self.target_time_axis is not None:
                 y = roll_frames(y, shifts, axis=self.target_time_axis)
         if not self.mixup:
-            return X, y, None
+            return X, y, None, weight
         X, perm, lam = mixup_batch(X, alpha=self.mixup, rng=rng)
+        if weight is not None:
+            weight = torch.as_tensor(weight, device=X.device)
+        w_perm = None if weight is None else weight[perm]
         if y.dtype.is_floating_point:
-            return X, lam * y + (1 - lam) * y[perm], None
-        return X, y, (y[perm], lam)
+            mixed_weight = None if weight is None else lam * weight + (1 - lam) * w_perm
+            return X, lam * y + (1 - lam) * y[perm], None, mixed_weight
+        return X, y, (y[perm], lam, w_perm), weight

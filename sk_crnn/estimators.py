@@ -12,6 +12,7 @@ from skorch.callbacks import EpochScoring
 
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
+from ._fit_checks import check_labels
 from ._training import class_weights
 from ._validation import Rule, accepted_kwargs
 from .modules import CRNN
@@ -46,6 +47,61 @@ def encode_labels(y, classes):
     return y_enc.astype(np.int64)
 
 
+class _WeighsClips:
+    """``fit`` and ``partial_fit`` with ``sample_weight`` (classifier and regressor)."""
+
+    _weighs_samples = True
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit the network on spectrograms (re-initialized unless ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms, e.g. from ``MelSpectrogramTransformer``.
+        y : array-like
+            Targets, one per clip (see the estimator's description).
+        sample_weight : array-like of shape (n_clips,) or None, default=None
+            Non-negative weights of the clips: the loss of each batch is the weighted mean
+            of its clips' losses (``sum(w * loss) / sum(w)``), so a weight of 2 counts a clip
+            about as much as two copies of it; clips of weight 0 are left out of training
+            and of the ``validation_fraction`` split. The classifier's ``class_weight``
+            multiplies them, as in scikit-learn. ``valid_loss`` is weighted too.
+        **fit_params : dict
+            Passed to skorch (the module's ``forward`` and ``train_split``).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return super().fit(X, y, sample_weight=sample_weight, **fit_params)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initializing a fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms; their shape must match earlier calls.
+        y : array-like
+            Targets, one per clip.
+        classes : array-like of shape (n_classes,) or None, default=None
+            The classifier's labels, as in scikit-learn's ``partial_fit`` (needed on the
+            first call when its chunk lacks some classes); the regressor takes none.
+        sample_weight : array-like of shape (n_clips,) or None, default=None
+            Non-negative weights of the clips, as in ``fit``.
+        **fit_params : dict
+            Passed to skorch.
+
+        Returns
+        -------
+        self : object
+        """
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight,
+                                   **fit_params)
+
+
 #: The shared parameter entries with the classifier's own defaults of mixup and lr_schedule.
 _CLASSIFIER_PARAMS_DOC = COMMON_PARAMS_DOC.replace(
     "mixup : float, default=0.0", "mixup : float, default=0.2").replace(
@@ -58,7 +114,7 @@ _CLASSIFIER_PARAMS_DOC = COMMON_PARAMS_DOC.replace(
     "        training.")
 
 
-class CRNNClassifier(SpectrogramNet, NeuralNetClassifier):
+class CRNNClassifier(_WeighsClips, SpectrogramNet, NeuralNetClassifier):
     __doc__ = f"""Convolutional recurrent network classifier for spectrograms.
 
     Takes spectrograms (for example from ``MelSpectrogramTransformer``) and any labels
@@ -140,6 +196,7 @@ class CRNNClassifier(SpectrogramNet, NeuralNetClassifier):
         name = type(self).__name__
         if sp.issparse(y):
             y = y.toarray()
+        check_labels(y, name)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -194,15 +251,33 @@ class CRNNClassifier(SpectrogramNet, NeuralNetClassifier):
                 else class_weights(self.class_weight, classes, y_enc))
         return y_enc, fitted
 
+    def _sample_weights(self, weights, y, method):
+        """``sample_weight`` times the ``class_weight_`` of each clip's class (scikit-learn's
+        rule); ``fit`` (not ``partial_fit``) needs a positive weight in 2 classes."""
+        if self._is_multilabel():
+            return weights
+        present = np.unique(y[weights > 0])
+        if method == "fit" and len(present) < 2 <= len(np.unique(y)):
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with a positive "
+                f"sample_weight, but only class {self.classes_[present].tolist()[0]!r} has "
+                "any; give clips of another class a weight > 0.")
+        if self.class_weight is None:
+            return weights
+        return weights * self.class_weight_[y]
+
     def _criterion_and_kwargs(self):
         """``criterion=None`` picks the loss for the kind of ``y``; ``class_weight`` becomes
-        its ``weight``."""
+        its ``weight`` (during a fit with ``sample_weight`` it is in the clips' weights
+        instead, see ``_sample_weights``)."""
         criterion = self.criterion
         if criterion is None:
             multilabel = self._is_multilabel()
             criterion = torch.nn.BCEWithLogitsLoss if multilabel else torch.nn.CrossEntropyLoss
         kwargs = self.get_params_for("criterion")
-        if self.class_weight is not None and getattr(self, "class_weight_", None) is not None:
+        folded = getattr(self, "_sample_weight", None) is not None
+        if (self.class_weight is not None and getattr(self, "class_weight_", None) is not None
+                and not folded):
             if "weight" in kwargs or "weight" not in accepted_kwargs(criterion, {"weight": 0}):
                 raise ValueError(
                     f"class_weight={self.class_weight!r} is passed as the loss's weight, but "
@@ -233,7 +308,7 @@ class CRNNClassifier(SpectrogramNet, NeuralNetClassifier):
         return tags
 
 
-class CRNNRegressor(SpectrogramNet, NeuralNetRegressor):
+class CRNNRegressor(_WeighsClips, SpectrogramNet, NeuralNetRegressor):
     __doc__ = f"""Convolutional recurrent network regressor for spectrograms.
 
     Trains with the mean squared error on 1-D or 2-D float targets; ``predict`` returns

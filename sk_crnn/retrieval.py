@@ -11,6 +11,8 @@ from skorch import NeuralNet
 
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc
+from ._fit_checks import check_labels
+from ._training import unwrap_subsets
 from ._validation import Interval, Options, check_param
 from .estimators import encode_labels
 from .modules import EmbeddingCRNN
@@ -63,6 +65,53 @@ class SupConLoss(torch.nn.Module):
         return -per_anchor.mean()
 
 
+class _PairedBatches(torch.utils.data.Sampler):
+    """Training batches of ``objective="supcon"``: clips come in pairs of one label, so that
+    every batch holds positives to learn from.
+
+    Each epoch the clips of every label are shuffled and paired (a label's odd clip out, or
+    its only clip, stays single). Each label's pairs are spread evenly over the epoch from a
+    random offset, so that consecutive pairs, and hence the pairs of a batch, are mostly of
+    different labels; the single clips come last. The sequence is cut into batches of
+    ``batch_size``; with an even ``batch_size`` no pair is split. torch's generator draws
+    the order, so ``random_state`` makes it reproducible.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_clips,)
+        Class indices of the training clips.
+    batch_size : int
+        Clips per batch.
+    """
+
+    def __init__(self, labels, batch_size):
+        labels = np.asarray(labels)
+        self.groups = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+        self.n_clips, self.batch_size = len(labels), batch_size
+        if all(len(group) < 2 for group in self.groups):
+            raise ValueError(
+                "objective='supcon' learns from pairs of clips of one label, but no label has "
+                "two clips among the training clips (after validation_fraction); pass more "
+                "clips per label or use objective='normsoftmax'.")
+
+    def __len__(self):
+        return -(-self.n_clips // self.batch_size)
+
+    def __iter__(self):
+        pairs, keys, singles = [], [], []
+        for group in self.groups:
+            group = group[torch.randperm(len(group)).numpy()]
+            n_pairs = len(group) // 2
+            pairs += [group[2 * j:2 * j + 2] for j in range(n_pairs)]
+            keys += ((np.arange(n_pairs) + torch.rand(1).item()) / max(n_pairs, 1)).tolist()
+            singles += group[2 * n_pairs:].tolist()
+        order = [pairs[i] for i in np.argsort(keys, kind="stable")]
+        singles = [singles[i] for i in torch.randperm(len(singles)).tolist()]
+        sequence = np.concatenate(order + [np.asarray(singles, dtype=np.int64)]).tolist()
+        for start in range(0, len(sequence), self.batch_size):
+            yield sequence[start:start + self.batch_size]
+
+
 class CRNNEmbedder(SpectrogramNet):
     __doc__ = f"""Unit-norm audio embeddings for retrieval, trained so that clips of one label
     lie close together (cosine similarity) and clips of different labels far apart.
@@ -82,7 +131,9 @@ class CRNNEmbedder(SpectrogramNet):
         similarities (times ``scale``) of each embedding to one learned unit vector per
         label (normalised softmax); ``"supcon"``: supervised contrastive loss over the
         batch (``temperature``), which needs several clips of a label per batch and does
-        not take ``mixup``. The default was chosen on ``benchmarks/bench_retrieval.py``.
+        not take ``mixup``: its training batches are drawn so that clips come in pairs of
+        one label, and it needs ``batch_size >= 4``. The default was chosen on
+        ``benchmarks/bench_retrieval.py``.
     temperature : float, default=0.1
         Temperature of ``objective="supcon"``.
     scale : float, default=16.0
@@ -136,9 +187,17 @@ class CRNNEmbedder(SpectrogramNet):
         if self.objective == "supcon" and self.mixup:
             raise ValueError(f"mixup={self.mixup!r} needs objective='normsoftmax': a contrastive "
                              "loss has no mixed labels; set mixup=0.")
+        size = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
+        if self.objective == "supcon" and size != -1 and size < 4:
+            raise ValueError(
+                f"objective='supcon' contrasts pairs of clips of one label with clips of "
+                f"other labels within a batch, which needs batch_size >= 4; got batch_size="
+                f"{size} (with 2 clips a batch holds a pair or two labels, never both, so the "
+                "loss is 0). Raise batch_size (for example 32) or use objective='normsoftmax'.")
         return device
 
     def _check_targets(self, y, X, *, reset, classes=None):
+        check_labels(y, type(self).__name__)
         y = np.asarray(y)
         check_classification_targets(y)
         if type_of_target(y, input_name="y") not in ("binary", "multiclass"):
@@ -152,6 +211,24 @@ class CRNNEmbedder(SpectrogramNet):
                              f"{classes.tolist()[0]!r}.")
         return encode_labels(y, classes), {"classes_inferred_": classes,
                                            "n_outputs_": len(classes)}
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's data loader; for ``objective="supcon"`` the training batches are drawn
+        by ``_PairedBatches``, so that each holds clips of one label to contrast."""
+        kwargs = self.get_params_for("iterator_train")
+        base, indices = unwrap_subsets(dataset)
+        labels = getattr(base, "y", None)
+        if (not training or self.objective != "supcon" or labels is None
+                or self.iterator_train is not torch.utils.data.DataLoader
+                or {"sampler", "batch_sampler"} & set(kwargs)):
+            return super().get_iterator(dataset, training=training)
+        labels = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels)
+        labels = labels if indices is None else labels[indices]
+        size = kwargs.pop("batch_size", self.batch_size)
+        for key in ("shuffle", "drop_last"):
+            kwargs.pop(key, None)
+        sampler = _PairedBatches(labels, len(dataset) if size == -1 else size)
+        return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, **kwargs)
 
     def _inferred_module_params(self):
         return {**super()._inferred_module_params(), "embedding_dim": self.embedding_dim,

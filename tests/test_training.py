@@ -1,6 +1,9 @@
 """Training parameters of the CRNN estimators: validation split, early stopping, augmentation,
 class weights, learning-rate schedules, weight decay, precision, embeddings."""
 
+import os
+import signal
+import sys
 import warnings
 
 import numpy as np
@@ -12,6 +15,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.class_weight import compute_class_weight
+from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
 from sk_crnn import CRNNClassifier, CRNNRegressor, MelSpectrogramTransformer
@@ -191,10 +195,71 @@ def test_keyboard_interrupt_with_early_stopping_leaves_a_usable_model(data):
         validation_fraction=0.25,
         early_stopping=True,
         random_state=0,
-    ).fit(X, y)
-    assert len(clf.history) == 3
+    )
+    with pytest.warns(RuntimeWarning, match="after 3 of max_epochs=10 epochs"):
+        clf.fit(X, y)
+    assert len(clf.history) == 3 and clf.interrupted_epoch_ == 3
     assert set(clf.predict(X)) <= {"a", "b"}
     assert clf.transform(X).shape == (len(X), clf.module_.embedding_dim)
+
+
+class _SigintAt(Callback):
+    """Send this process a real SIGINT (as Ctrl-C does) at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_keyboard_interrupt_warns_and_records_the_epochs_completed(data):
+    X, y = data
+    clf = CRNNClassifier(**{**TINY, "max_epochs": 5000}, callbacks=[InterruptAt(2)])
+    with pytest.warns(RuntimeWarning, match=r"CRNNClassifier.fit was interrupted "
+                      r"\(KeyboardInterrupt.*after 2 of max_epochs=5000 epochs.*"
+                      r"interrupted_epoch_=2"):
+        clf.fit(X, y)
+    assert clf.interrupted_epoch_ == 2 and len(clf.history) == 2
+    # partial_fit: the epochs of this call, and of the whole history
+    clf.set_params(callbacks=[InterruptAt(3)], max_epochs=10)
+    clf.initialize_callbacks()
+    with pytest.warns(RuntimeWarning, match=r"partial_fit was interrupted .*after 1 of "
+                      r"max_epochs=10 epochs of this call \(epoch 3 of its history\)"):
+        clf.partial_fit(X, y)
+    assert clf.interrupted_epoch_ == 3
+    # a fit or partial_fit that is not interrupted forgets it
+    clf.set_params(callbacks=[], max_epochs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        clf.partial_fit(X, y)
+        assert not hasattr(clf, "interrupted_epoch_")
+        clf.set_params(callbacks=[InterruptAt(5)]).fit(X, y)
+    assert not hasattr(clf, "interrupted_epoch_")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.kill(SIGINT) ends the process there")
+def test_a_real_sigint_during_fit_warns_and_records_the_epochs_completed(data):
+    X, y = data
+    clf = CRNNClassifier(**{**TINY, "max_epochs": 5000}, callbacks=[_SigintAt(2)])
+    with pytest.warns(RuntimeWarning, match="after 2 of max_epochs=5000 epochs"):
+        clf.fit(X, y)
+    assert clf.interrupted_epoch_ == 2 and len(clf.history) == 2
+    assert set(clf.predict(X)) <= {"a", "b"}  # skorch's behaviour: the model is kept
+
+
+def test_early_stopping_is_not_an_interruption():
+    X = np.random.RandomState(0).randn(40, 8, 12).astype("float32")
+    y = np.random.RandomState(1).randint(0, 2, 40)
+    clf = CRNNClassifier(**{**TINY, "max_epochs": 40}, lr=0.05, validation_fraction=0.25,
+                         early_stopping=True, patience=2, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    assert len(clf.history) < 40  # stopped early, by a KeyboardInterrupt inside skorch
+    assert not hasattr(clf, "interrupted_epoch_")
+    assert not [w for w in caught if "interrupted" in str(w.message)]
 
 
 # -- class weights ------------------------------------------------------------------------------
