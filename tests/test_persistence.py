@@ -1,24 +1,24 @@
 """sk_crnn.save / sk_crnn.load: model files that hold data only, never code."""
 
-import hashlib
 import json
 import os
-import pickle
+import re
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
+from test_persistence_fuzz import net_node, rewrite
 
 import sk_crnn
 from sk_crnn import (
@@ -29,9 +29,11 @@ from sk_crnn import (
     CRNNRegressor,
     MelSpectrogramTransformer,
 )
+from sk_crnn._base import SpectrogramNet
 from sk_crnn.baselines import mean_std_pool, mfcc_baseline
-from sk_crnn.datasets import make_sound_scenes, make_tone_clips
-from sk_crnn.persistence import ModelFileError, atomic_write, sniff
+from sk_crnn.datasets import make_sound_scenes, make_tone_clips, make_tone_phrases
+from sk_crnn.persistence import atomic_write, registry, sniff
+from sk_crnn.transcription import CRNNTranscriber
 
 SR = 8000
 TINY = {"module__conv_channels": (4,), "module__rnn_hidden": 4, "random_state": 0}
@@ -65,31 +67,6 @@ def detector():
     X, events = make_sound_scenes(4, duration=1.0, sr=SR, random_state=0)
     return make_pipeline(mel(), CRNNEventDetector(max_epochs=2, frame_rate=SR / 128, **TINY)
                          ).fit(X, events), X
-
-
-def rewrite(path, edit_tree=None, edit_weights=None, manifest_update=None):
-    """Change a saved file's parts and write matching checksums (a crafted, valid file)."""
-    with zipfile.ZipFile(path) as archive:
-        parts = {name: archive.read(name) for name in archive.namelist()}
-    manifest = json.loads(parts.pop("manifest.json"))
-    if edit_tree is not None:
-        tree = json.loads(parts["model.json"])
-        edit_tree(tree)
-        parts["model.json"] = json.dumps(tree).encode()
-    if edit_weights is not None:
-        weights = load_tensors(parts["weights.safetensors"])
-        edit_weights(weights)
-        parts["weights.safetensors"] = save_tensors(weights)
-    manifest["sha256"] = {n: hashlib.sha256(d).hexdigest() for n, d in parts.items()}
-    manifest.update(manifest_update or {})
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("manifest.json", json.dumps(manifest))
-        for name, data in parts.items():
-            archive.writestr(name, data)
-
-
-def net_node(tree):
-    return tree["steps"][-1][1]
 
 
 # -- round trips ---------------------------------------------------------------------------------
@@ -252,6 +229,106 @@ def test_writes_through_a_temporary_file(classifier, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["m.skcrnn"]  # no temporary file left
 
 
+def test_save_to_a_missing_folder_or_onto_a_folder_names_the_path(classifier, tmp_path):
+    missing = tmp_path / "no" / "such" / "m.skcrnn"
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"the folder '{missing.parent}' of '{missing}' does not exist")):
+        sk_crnn.save(classifier, missing)
+    with pytest.raises(IsADirectoryError, match=re.escape(
+            f"'{tmp_path}' is a folder; give the name of the file to write in it")):
+        sk_crnn.save(classifier, tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        sk_crnn.save(classifier, str(tmp_path / "file" / "m.skcrnn"))
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_saving_an_interrupted_training_warns_with_the_epoch(clips, tmp_path):
+    from helpers import InterruptAt
+
+    X, y = clips
+    S = mel().fit_transform(X)
+    with warnings.catch_warnings():  # fit's own warning about the Ctrl-C
+        warnings.simplefilter("ignore")
+        net = CRNNClassifier(max_epochs=3, callbacks=[("stop", InterruptAt(1))], **TINY).fit(S, y)
+    net.callbacks = None  # a callback object is not storable
+    with pytest.warns(UserWarning, match="CRNNClassifier was interrupted \\(Ctrl-C\\) after 1 "
+                                         "epoch\\(s\\) of max_epochs=3"):
+        sk_crnn.save(net, tmp_path / "i.skcrnn")
+    restored = sk_crnn.load(tmp_path / "i.skcrnn")
+    assert restored.interrupted_epoch_ == 1
+    np.testing.assert_array_equal(restored.predict_proba(S), net.predict_proba(S))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an uninterrupted net saves without a warning
+        sk_crnn.save(restored.set_params(max_epochs=1).fit(S, y), tmp_path / "f.skcrnn")
+
+
+def test_a_net_whose_training_failed_is_saved_and_still_refuses_to_predict(classifier,
+                                                                         clips, tmp_path):
+    from skorch.exceptions import NotInitializedError
+
+    X, _ = clips
+    model = sk_crnn.load(_saved(classifier, tmp_path))
+    model[-1].training_failed_ = "its training loss became nan at epoch 2"
+    sk_crnn.save(model, tmp_path / "failed.skcrnn")  # no probe: it cannot be run
+    restored = sk_crnn.load(tmp_path / "failed.skcrnn")
+    assert restored[-1].training_failed_ == model[-1].training_failed_
+    with pytest.raises(NotInitializedError, match="loss became nan at epoch 2"):
+        restored[-1].predict(restored[0].transform(X))
+
+
+def test_a_pipeline_cache_or_an_undeclared_attribute_is_not_saved(classifier, tmp_path):
+    with pytest.raises(TypeError, match="memory=.*joblib pickles.*Set memory=None"):
+        sk_crnn.save(Pipeline(classifier.steps, memory=str(tmp_path)), tmp_path / "m.skcrnn")
+    net = sk_crnn.load(_saved(classifier, tmp_path))[-1]
+    net.my_note_ = "x"
+    with pytest.raises(TypeError, match="my_note_: CRNNClassifier declares no such fitted "
+                                        "attribute"):
+        sk_crnn.save(net, tmp_path / "n.skcrnn")
+
+
+def _saved(model, tmp_path):
+    sk_crnn.save(model, tmp_path / "saved.skcrnn")
+    return tmp_path / "saved.skcrnn"
+
+
+def _fitted_state(est):
+    params = est.get_params(deep=False)
+    internals = registry.NET_INTERNALS | set(getattr(est, "cuda_dependent_attributes_", ()))
+    return {k for k in vars(est) if k not in params and k not in internals
+            and not k.startswith("_")}
+
+
+def test_fitting_sets_only_declared_attributes(classifier, regressor, detector, clips):
+    """Every fitted attribute of each estimator is in registry.FITTED_ATTRIBUTES (load
+    refuses others), and none of them hides an attribute of its class."""
+    X, y = clips
+    S = mel().fit_transform(X)
+    phrases, transcripts = make_tone_phrases(6, n_words=3, random_state=0)
+    asr = make_pipeline(MelSpectrogramTransformer(sr=8000, n_fft=256, hop_length=80, n_mels=16,
+                                                  n_mfcc=8, normalize="band"),
+                        CRNNTranscriber(max_epochs=1, **TINY)).fit(phrases, transcripts)
+    fitted = [
+        classifier[-1], regressor[-1], detector[0][-1], classifier[0], regressor[0], *asr,
+        CRNNClassifier(max_epochs=1, validation_fraction=0.5, **TINY).fit(
+            S, np.stack([y, 1 - y], axis=1)),
+        CRNNEmbedder(max_epochs=1, embedding_dim=4, **TINY).fit(S, y),
+        mel(duration=0.2).fit(X), AudioLoader(sr=SR).fit(),
+    ]
+    seen = set()
+    for est in fitted:
+        tag = f"sk_crnn.{type(est).__name__}"
+        state = _fitted_state(est)
+        assert state <= registry.FITTED_ATTRIBUTES[tag], (tag, state)
+        seen.add(tag)
+    assert seen == set(registry.FITTED_ATTRIBUTES) - {"sk_crnn.SimilarityIndex"}
+    for tag, names in registry.FITTED_ATTRIBUTES.items():
+        cls = registry.estimator_classes()[tag]
+        assert not [n for n in names if hasattr(cls, n)], tag
+        if issubclass(cls, SpectrogramNet):
+            assert "interrupted_epoch_" in names
+
+
 # -- what cannot be stored -----------------------------------------------------------------------
 class UserNet(torch.nn.Module):
     def __init__(self, n_mels=1, n_outputs=1, n_frames=None):
@@ -276,117 +353,6 @@ def test_refuses_what_only_pickle_could_store(model, message, tmp_path):
     assert message in str(info.value)
     assert "joblib.dump" in str(info.value)
     assert not (tmp_path / "m.skcrnn").exists()
-
-
-# -- what cannot be loaded -----------------------------------------------------------------------
-def test_corrupted_and_truncated_files_are_refused(classifier, tmp_path):
-    path = tmp_path / "m.skcrnn"
-    sk_crnn.save(classifier, path)
-    data = path.read_bytes()
-    for start in (len(data) // 4, len(data) // 2, len(data) - 1000):
-        flipped = bytearray(data)
-        for i in range(start, min(start + 200, len(data) - 100)):
-            flipped[i] ^= 0xFF
-        (tmp_path / "flipped.skcrnn").write_bytes(bytes(flipped))
-        with pytest.raises(ModelFileError, match="corrupted|not an sk_crnn model"):
-            sk_crnn.load(tmp_path / "flipped.skcrnn")
-    for size in (len(data) // 2, 100, len(data) - 10):
-        (tmp_path / "short.skcrnn").write_bytes(data[:size])
-        with pytest.raises(ModelFileError, match="corrupted or truncated"):
-            sk_crnn.load(tmp_path / "short.skcrnn")
-    # a part changed after saving, with the zip's own CRC updated
-    rewrite(path, edit_weights=lambda w: w.update({k: v + 1 for k, v in w.items()}))
-    with zipfile.ZipFile(path) as archive:
-        parts = {n: archive.read(n) for n in archive.namelist()}
-    manifest = json.loads(parts["manifest.json"])
-    manifest["sha256"]["weights.safetensors"] = "0" * 64
-    parts["manifest.json"] = json.dumps(manifest).encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, part in parts.items():
-            archive.writestr(name, part)
-    with pytest.raises(ModelFileError, match="checksum of weights.safetensors does not match"):
-        sk_crnn.load(path)
-
-
-def test_no_flipped_byte_loads_a_different_model(classifier, clips, tmp_path):
-    """Every byte flipped (at 60 places): refused, or (in zip fields that hold no model data,
-    such as time stamps) the very same model."""
-    X, _ = clips
-    path = tmp_path / "m.skcrnn"
-    sk_crnn.save(classifier, path)
-    data = path.read_bytes()
-    expected = classifier.predict_proba(X)
-    for position in np.linspace(0, len(data) - 1, 60).astype(int):
-        flipped = bytearray(data)
-        flipped[position] ^= 0x55
-        (tmp_path / "f.skcrnn").write_bytes(bytes(flipped))
-        try:
-            restored = sk_crnn.load(tmp_path / "f.skcrnn")
-        except ModelFileError:
-            continue
-        np.testing.assert_array_equal(restored.predict_proba(X), expected)
-
-
-def test_other_files_are_refused_with_the_reason(tmp_path):
-    (tmp_path / "empty.skcrnn").write_bytes(b"")
-    (tmp_path / "text.skcrnn").write_text("hello")
-    (tmp_path / "p.pkl").write_bytes(pickle.dumps({"a": 1}))
-    torch.save({"w": torch.zeros(2)}, tmp_path / "t.pt")
-    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
-        archive.writestr("a.txt", "x")
-    for name, message in [("empty.skcrnn", "not an sk_crnn model file"),
-                          ("text.skcrnn", "not an sk_crnn model file"),
-                          ("p.pkl", "pickle or joblib file.*can run any code"),
-                          ("t.pt", "pickle written by torch.save"),
-                          ("other.zip", "zip archive without manifest.json")]:
-        with pytest.raises(ModelFileError, match=message):
-            sk_crnn.load(tmp_path / name)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        sk_crnn.load(tmp_path / "missing.skcrnn")
-    with pytest.raises(IsADirectoryError, match="is a folder"):
-        sk_crnn.load(tmp_path)
-
-
-def set_optimizer(name):
-    return lambda t: net_node(t)["params"].update({"optimizer": {"__class__": name}})
-
-
-@pytest.mark.parametrize("edit, message", [
-    (lambda t: t["steps"][0][1].update({"class": "evil.Thing"}),
-     "a step of type 'evil.Thing', which sk_crnn.load does not rebuild"),
-    (set_optimizer("os:system"), "names 'os:system'.*only uses classes of sk_crnn, torch"),
-    (set_optimizer("torch.serialization:load"), "not a module, loss, optimizer"),
-    (set_optimizer("torch.optim:NoSuch"), "cannot be imported here"),
-    (lambda t: net_node(t)["params"].update({"module": {"__function__": "builtins.eval"}}),
-     "names the function 'builtins.eval'"),
-    (lambda t: t.update({"kind": "pickle"}), "could not be rebuilt"),
-])
-def test_crafted_files_name_what_is_refused(classifier, tmp_path, edit, message):
-    path = tmp_path / "m.skcrnn"
-    sk_crnn.save(classifier, path)
-    rewrite(path, edit_tree=edit)
-    with pytest.raises(ModelFileError, match=message):
-        sk_crnn.load(path)
-
-
-def test_newer_format_nan_weights_and_changed_networks_are_refused(classifier, tmp_path):
-    path = tmp_path / "m.skcrnn"
-    sk_crnn.save(classifier, path)
-    rewrite(path, manifest_update={"format_version": 99})
-    with pytest.raises(ModelFileError, match="format version 99.*Upgrade sk_crnn"):
-        sk_crnn.load(path)
-
-    sk_crnn.save(classifier, path)
-    first = lambda w: sorted(k for k in w if k.endswith("weight"))[0]  # noqa: E731
-    rewrite(path, edit_weights=lambda w: w[first(w)].view(-1).__setitem__(0, float("nan")))
-    with pytest.raises(ModelFileError, match="hold NaN or infinite values"):
-        sk_crnn.load(path)
-
-    # weights changed but finite: the network no longer gives the outputs saved with it
-    sk_crnn.save(classifier, path)
-    rewrite(path, edit_weights=lambda w: w[first(w)].mul_(3))
-    with pytest.raises(ModelFileError, match="does not give the outputs it gave when saved"):
-        sk_crnn.load(path)
 
 
 def test_a_gpu_model_loads_on_cpu(classifier, clips, tmp_path, monkeypatch):
@@ -510,10 +476,12 @@ def test_the_file_is_plain_data(classifier, tmp_path):
         manifest = json.loads(archive.read("manifest.json"))
         tree = json.loads(archive.read("model.json"))
         weights = load_tensors(archive.read("weights.safetensors"))
-    assert manifest["format"] == "sk-crnn-model" and manifest["format_version"] == 1
+    assert manifest["format"] == "sk-crnn-model" and manifest["format_version"] == 2
     assert manifest["sk_crnn_version"] == sk_crnn.__version__
     assert [name for name, _ in tree["steps"]] == ["melspectrogramtransformer", "crnnclassifier"]
-    assert net_node(tree)["params"]["module"] == {"__class__": "sk_crnn.modules:CRNN"}
-    assert net_node(tree)["params"]["optimizer"] == {"__class__": "torch.optim.adam:Adam"}
+    # classes are named by registry tags, not import paths
+    assert net_node(tree)["params"]["module"] == {"__class__": "sk_crnn.modules.CRNN"}
+    assert net_node(tree)["params"]["optimizer"] == {"__class__": "torch.optim.Adam"}
+    assert net_node(tree)["params"]["dataset"] == {"__class__": "skorch.dataset.Dataset"}
     module_state = classifier[-1].module_.state_dict()
     assert {k.rpartition("module_.")[2] for k in weights if ".module_." in k} == set(module_state)
