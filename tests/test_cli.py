@@ -471,3 +471,74 @@ def test_predict_on_an_embedder_points_to_similar(tmp_path, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "holds a CRNNEmbedder, which gives embeddings, not labels" in err
     assert f"'sk-crnn similar {model} FILE_OR_DIR --catalogue DIR'" in err
+
+
+# -- the package: one table of tasks, small modules, no import cycle -------------------------------
+def test_one_task_table_names_each_estimator_metric_rows_and_long_predictor():
+    from sk_crnn import (
+        CRNNClassifier,
+        CRNNEmbedder,
+        CRNNEventDetector,
+        CRNNRegressor,
+        CRNNTranscriber,
+    )
+    from sk_crnn._base import SpectrogramNet
+    from sk_crnn.cli import rows
+    from sk_crnn.cli.tasks import TASKS, TRAINABLE, task_of
+    from sk_crnn.long_transcripts import transcribe_long
+    from sk_crnn.windows import detect_events_long, predict_proba_long
+
+    multilabel = CRNNClassifier()
+    multilabel.target_type_ = "multilabel-indicator"
+
+    class UsersNet(SpectrogramNet):  # an estimator of the user's own (built unset: only
+        pass                           # its class matters here)
+
+    expected = [  # estimator -> task, metric, rows, long-recording predictor
+        (CRNNClassifier(), "classify", "accuracy", rows.class_rows, predict_proba_long),
+        (multilabel, "multilabel", "accuracy", rows.first_window_rows, None),
+        (CRNNEmbedder(), "embed", "precision@10", None, None),
+        (CRNNTranscriber(), "transcribe", "1 - WER", rows.transcript_rows, transcribe_long),
+        (CRNNEventDetector(), "detect", "event-based F1", rows.event_rows, detect_events_long),
+        (CRNNRegressor(), "regress", "R^2", rows.first_window_rows, None),
+        (object.__new__(UsersNet), "other", "score", rows.first_window_rows, None),
+    ]
+    for estimator, name, metric, row_builder, long in expected:
+        task = task_of(estimator)
+        assert (task.name, task.metric, task.rows, task.long_predictor()) == (
+            name, metric, row_builder, long), type(estimator).__name__
+    assert len({task.name for task in TASKS}) == len(TASKS) == len(expected)
+    # train offers exactly the table's trainable tasks, each building its own estimator
+    assert list(TRAINABLE) == ["classify", "embed", "transcribe"]
+    for name in TRAINABLE:
+        assert build_parser().parse_args(["train", "d", "--out", "m", "--task", name]).task == name
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "d", "--out", "m", "--task", "detect"])
+    assert [TRAINABLE[n].estimator_class() for n in TRAINABLE] == [
+        CRNNClassifier, CRNNEmbedder, CRNNTranscriber]
+    # evaluate scores classifiers only; --proba is for classifiers
+    assert [t.name for t in TASKS if t.evaluate] == ["classify", "multilabel"]
+    from types import SimpleNamespace
+
+    fitted, regressor = SimpleNamespace(classes_=np.array([0, 1])), SimpleNamespace()
+    assert [t.name for t in TASKS if t.allows_proba(fitted)] == [
+        "classify", "multilabel", "other"]  # 'other': any estimator with classes_
+    assert [t.name for t in TASKS if t.allows_proba(regressor)] == ["classify", "multilabel"]
+
+
+def test_the_cli_package_has_small_modules_and_no_import_cycle():
+    import ast
+    import graphlib
+
+    folder = Path(sk_crnn.__file__).parent / "cli"
+    imports = {}
+    for path in folder.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert len(text.splitlines()) < 500, path.name
+        imports[path.stem] = {node.module or "__init__" for node in ast.walk(ast.parse(text))
+                              if isinstance(node, ast.ImportFrom) and node.level == 1}
+    assert {"parser", "tasks", "safety", "train", "predict", "evaluate"} <= set(imports)
+    assert not any("__init__" in deps for deps in imports.values())  # none imports the package
+    list(graphlib.TopologicalSorter(imports).static_order())  # raises CycleError on a cycle
+    assert not (folder.parent / "cli.py").exists()
+    assert not (folder.parent / "_cli_predict.py").exists()

@@ -1,0 +1,99 @@
+"""The argument parser of ``sk-crnn``: its sub-commands and their options."""
+
+import argparse
+
+from .evaluate import evaluate_command
+from .predict import predict_command, similar_command
+from .safety import _MODEL_FILES, add_allow_pickle
+from .tasks import TRAINABLE
+from .train import demo_command, train_command
+
+
+def _add_on_error(parser):
+    parser.add_argument("--on-error", choices=["raise", "skip"], default="raise",
+                        help="what to do with an audio file that cannot be read: stop with an "
+                             "error (default), or skip it and list the skipped files on stderr")
+
+
+def build_parser():
+    """The argument parser of ``sk-crnn``."""
+    parser = argparse.ArgumentParser(
+        prog="sk-crnn", description="Convolutional recurrent neural networks for audio.",
+        epilog=_MODEL_FILES)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="grid-search a CRNN pipeline on generated audio",
+                          epilog=_MODEL_FILES)
+    demo.add_argument("--n-clips", type=int, default=400)
+    demo.add_argument("--epochs", type=int, default=15)
+    demo.add_argument("--n-jobs", type=int, default=1, help="parallel fits of the grid search")
+    demo.add_argument("--random-state", type=int, default=0)
+    demo.add_argument("--out", default="sk_crnn_demo.skcrnn",
+                      help="where to save the model (.skcrnn; a .joblib suffix writes a pickle)")
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(func=demo_command)
+
+    train = sub.add_parser("train", help="train on a folder with one sub-folder per class",
+                           epilog=_MODEL_FILES)
+    train.add_argument("data_dir", help="a folder with one sub-folder of audio files per "
+                       "class, or with --task transcribe a transcript manifest (CSV/TSV)")
+    train.add_argument("--task", choices=list(TRAINABLE), default="classify",
+                       help="classify: a CRNNClassifier of the folder labels; embed: a "
+                            "CRNNEmbedder whose embeddings put clips of one label together "
+                            "(for 'sk-crnn similar'); transcribe: a CRNNTranscriber (speech "
+                            "recognition), DATA_DIR being then a manifest: a CSV/TSV file "
+                            "with a header naming the columns path and transcript (or "
+                            "sentence, as Common Voice's .tsv files)")
+    train.add_argument("--out", required=True,
+                       help="model file to write (.skcrnn; a .joblib suffix writes a pickle); "
+                            "its folder must exist. An existing file is replaced only once "
+                            "training has finished")
+    train.add_argument("--sr", type=float, default=16000)
+    train.add_argument("--n-mels", type=int, default=64)
+    train.add_argument("--n-fft", type=int, default=512)
+    train.add_argument("--hop-length", type=int, default=160)
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--cv", type=int, default=0, help="K-fold cross-validation score")
+    train.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="any Pipeline parameter, e.g. crnnclassifier__lr=0.003")
+    train.add_argument("--random-state", type=int, default=0)
+    _add_on_error(train)
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=train_command)
+
+    predict = sub.add_parser("predict", help="label audio files with a trained model",
+                             epilog=_MODEL_FILES)
+    predict.add_argument("model")
+    predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")
+    predict.add_argument("--proba", action="store_true", help="add class probabilities")
+    predict.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_on_error(predict)
+    add_allow_pickle(predict)
+    predict.add_argument("--quiet", action="store_true")
+    predict.set_defaults(func=predict_command)
+
+    evaluate = sub.add_parser("evaluate", help="score a model on a class-per-folder tree",
+                              epilog=_MODEL_FILES)
+    evaluate.add_argument("model")
+    evaluate.add_argument("data_dir")
+    evaluate.add_argument("--report", metavar="DIR",
+                          help="write report.txt, report.json and confusion_matrix.png here")
+    _add_on_error(evaluate)
+    add_allow_pickle(evaluate)
+    evaluate.add_argument("--quiet", action="store_true")
+    evaluate.set_defaults(func=evaluate_command)
+
+    similar = sub.add_parser("similar", help="the most similar files of a catalogue folder",
+                             epilog=_MODEL_FILES)
+    similar.add_argument("model", help="a model with embeddings ('sk-crnn train --task embed')")
+    similar.add_argument("queries", nargs="+", metavar="QUERY_FILE_OR_DIR")
+    similar.add_argument("--catalogue", required=True, metavar="DIR",
+                         help="folder of audio files to search (searched recursively)")
+    similar.add_argument("-k", type=int, default=10, help="neighbours per query")
+    similar.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_on_error(similar)
+    add_allow_pickle(similar)
+    similar.add_argument("--quiet", action="store_true")
+    similar.set_defaults(func=similar_command)
+    return parser
