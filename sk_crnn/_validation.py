@@ -1,10 +1,27 @@
-"""Private checks of parameters shared by the transformers and estimators."""
+"""Private checks of parameters: the one validation style of the package.
 
+Every parameter rule is stated in one table language (:class:`Interval`, :class:`Options`,
+:class:`Rule`, ``None``): ``_parameter_constraints`` tables for classes, checked by
+:func:`validate_params`, and :func:`validate_args` tables for public functions. Rules between
+parameters live in one hook, ``_check_relations(params)``, that both call after the table
+with the checked values. Every failure is an :class:`InvalidParameterError`.
+"""
+
+import functools
 import inspect
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter (of a class or a public function) that breaks its rule.
+
+    It is both a ``ValueError`` and a ``TypeError``, as scikit-learn's
+    ``InvalidParameterError``, so code catching either keeps working; the message names the
+    parameter, the value given and what it must be.
+    """
 
 
 def check_device(device, param="device"):
@@ -119,14 +136,20 @@ class Rule:
 
 def check_param(value, name, rules, hint=""):
     """Check ``value`` against ``rules`` (one rule or a list of alternatives; ``None`` in the
-    list allows None). Raise ``TypeError`` for a value of a type no rule takes, else
-    ``ValueError``; the message names the parameter, the value and what it must be."""
+    list allows None). Raise an :class:`InvalidParameterError` (a ``ValueError`` and a
+    ``TypeError``) whose message names the parameter, the value (with its type, when no rule
+    takes that type) and what it must be; an error a :class:`Rule` raises becomes one."""
     rules = rules if isinstance(rules, (list, tuple)) else [rules]
     if None in rules and value is None:
         return value
     for rule in rules:
         if isinstance(rule, Rule):  # its check may return the value parsed (a torch.device)
-            checked = rule.check(value, name)
+            try:
+                checked = rule.check(value, name)
+            except InvalidParameterError:
+                raise
+            except (ValueError, TypeError) as exc:
+                raise InvalidParameterError(str(exc)) from exc
             return value if checked is None else checked
     plain = [r for r in rules if r is not None]
     if any(r.is_valid(value) for r in plain):
@@ -135,30 +158,68 @@ def check_param(value, name, rules, hint=""):
     type_ok = any(r.type_ok(value) for r in plain)
     got = f"{value!r}" if type_ok else f"{value!r} of type {type(value).__name__}"
     message = f"{name} must be {what}; got {got}.{' ' + hint if hint else ''}"
-    raise (ValueError if type_ok else TypeError)(message)
+    raise InvalidParameterError(message)
 
 
-def validate_params(est, constraints):
-    """Check every parameter of ``est`` named in ``constraints`` (name -> rules, or
+def _check_table(values, constraints):
+    """Check ``values[name]`` for every name of ``constraints`` (name -> rules, or
     name -> (rules, hint)), in table order; return {name: checked value}."""
     checked = {}
     for name, spec in constraints.items():
         rules, hint = spec if isinstance(spec, tuple) else (spec, "")
-        checked[name] = check_param(getattr(est, name), name, rules, hint)
+        checked[name] = check_param(values[name], name, rules, hint)
     return checked
 
 
-def check_scalar(value, name, kind, *, low=None, high=None, low_inclusive=True, allow_none=False):
-    """Check one numeric parameter (``kind`` "int" or "real"); see :func:`check_param`."""
-    rule = Interval(kind, low, high, closed="both" if low_inclusive else "right")
-    return check_param(value, name, [rule, None] if allow_none else rule)
+def validate_params(est, constraints):
+    """Check every parameter of ``est`` named in ``constraints`` (name -> rules, or
+    name -> (rules, hint)), in table order, then the cross-parameter rules of its
+    ``_check_relations(params)`` hook, if it has one, with the checked values (a parsed
+    device, for example); return {name: checked value}."""
+    checked = _check_table({name: getattr(est, name) for name in constraints}, constraints)
+    relations = getattr(est, "_check_relations", None)
+    if relations is not None:
+        relations(checked)
+    return checked
 
 
-def check_options(value, name, options):
-    """Check that ``value`` is one of ``options``; raise ``ValueError`` naming it."""
-    if value not in options:
-        raise ValueError(f"{name} must be one of {list(options)}; got {value!r}.")
-    return value
+def validate_args(constraints, *, relations=None):
+    """Decorator: check the arguments of a public function against a table, on each call.
+
+    Parameters
+    ----------
+    constraints : dict
+        Argument name -> rules (or (rules, hint)), in the language of
+        :func:`check_param`; arguments not named are not checked.
+    relations : callable or None, default=None
+        The cross-parameter hook, ``relations(params)``: called after the table with
+        {name: checked value} of every argument (defaults filled in); it raises an
+        :class:`InvalidParameterError` for a combination that is not allowed.
+
+    Returns
+    -------
+    decorator : callable
+    """
+
+    def decorate(func):
+        signature = inspect.signature(func)
+        unknown = set(constraints) - set(signature.parameters)
+        if unknown:  # a table that names no argument is a bug of the package
+            raise RuntimeError(f"{func.__qualname__} has no argument(s) {sorted(unknown)}.")
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            values = dict(bound.arguments)
+            values.update(_check_table(values, constraints))
+            if relations is not None:
+                relations(values)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def seed_from_random_state(random_state):

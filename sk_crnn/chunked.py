@@ -6,11 +6,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 
-from ._validation import check_scalar
+from ._validation import Interval, validate_args
 
 __all__ = ["fit_in_chunks"]
 
 
+@validate_args({"chunk_size": Interval("int", 1), "n_passes": Interval("int", 1)})
 def fit_in_chunks(pipeline, X, y, *, chunk_size=1000, n_passes=1, classes=None, shuffle=True,
                   random_state=None, verbose=False):
     """Fit a Pipeline ending in a CRNN estimator, reading ``chunk_size`` clips at a time.
@@ -92,8 +93,6 @@ def fit_in_chunks(pipeline, X, y, *, chunk_size=1000, n_passes=1, classes=None, 
     if not isinstance(final, (CRNNClassifier, CRNNRegressor)):
         raise TypeError(f"The last step is a {type(final).__name__}; fit_in_chunks trains a "
                         "CRNNClassifier or CRNNRegressor there with partial_fit.")
-    check_scalar(chunk_size, "chunk_size", "int", low=1)
-    check_scalar(n_passes, "n_passes", "int", low=1)
     n_clips = len(X)
     y = np.asarray(y)
     if len(y) != n_clips:

@@ -1,14 +1,19 @@
 """Generated audio datasets that need no download, and a loader for folders of audio files."""
 
 import itertools
-import os
-import warnings
-from pathlib import Path
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_options, check_scalar
+from ._validation import BOOL, Interval, InvalidParameterError, Rule, check_param, validate_args
+from .io._folders import find_audio_files as _find_audio_files  # noqa: F401 (the CLI's)
+from .io._folders import load_audio_folder  # noqa: F401 (its public path)
+
+#: The rules the generators share (see _validation.validate_args).
+_COUNT = Interval("int", 1)
+_SR = Interval("int", 1000)
+_SECONDS = Interval("real", 0, closed="neither")
+_NOISE = Interval("real", 0)
 
 
 def _harmonic_note(rng, t, f0, sr, n_harmonics=5):
@@ -22,6 +27,8 @@ def _harmonic_note(rng, t, f0, sr, n_harmonics=5):
     return wave * env
 
 
+@validate_args({"n_samples": _COUNT, "sr": _SR, "duration": _SECONDS,
+                "n_classes": Interval("int", 2), "noise": _NOISE, "varying_length": BOOL})
 def make_tone_clips(n_samples=100, *, sr=16000, duration=0.5, n_classes=2, noise=0.05,
                     varying_length=False, random_state=None):
     """Noisy harmonic notes whose class is their pitch register.
@@ -63,11 +70,6 @@ def make_tone_clips(n_samples=100, *, sr=16000, duration=0.5, n_classes=2, noise
     >>> X.shape, y.tolist()
     ((6, 2000), [0, 1, 0, 1, 0, 1])
     """
-    check_scalar(n_samples, "n_samples", "int", low=1)
-    check_scalar(sr, "sr", "int", low=1000)
-    check_scalar(duration, "duration", "real", low=0, low_inclusive=False)
-    check_scalar(n_classes, "n_classes", "int", low=2)
-    check_scalar(noise, "noise", "real", low=0)
     rng = check_random_state(random_state)
     full = max(1, int(round(duration * sr)))
     y = np.arange(n_samples) % n_classes
@@ -124,6 +126,18 @@ def _event(kind, rng, n, sr):
     return wave / peak if peak > 0 else wave
 
 
+def _check_sequence_relations(params):
+    duration, sr, n_events = params["duration"], params["sr"], params["n_events"]
+    n = int(round(duration * sr))
+    if n < 64 * n_events:
+        raise InvalidParameterError(
+            f"duration={duration} s is {n} samples at sr={sr}, too short for {n_events} "
+            f"events; use at least {64 * n_events / sr:.3g} s.")
+
+
+@validate_args({"n_samples": _COUNT, "sr": _SR, "duration": _SECONDS,
+                "n_events": Interval("int", 2, len(_EVENT_TYPES)), "noise": _NOISE},
+               relations=_check_sequence_relations)
 def make_event_sequences(n_samples=200, *, sr=16000, duration=1.0, n_events=2, noise=0.05,
                          random_state=None):
     """Clips of the same sound events in different orders: a task that needs time order.
@@ -171,15 +185,7 @@ def make_event_sequences(n_samples=200, *, sr=16000, duration=1.0, n_events=2, n
     >>> X.shape, y.tolist()
     ((4, 4000), ['chirp_then_noise', 'noise_then_chirp', 'chirp_then_noise', 'noise_then_chirp'])
     """
-    check_scalar(n_samples, "n_samples", "int", low=1)
-    check_scalar(sr, "sr", "int", low=1000)
-    check_scalar(duration, "duration", "real", low=0, low_inclusive=False)
-    check_scalar(n_events, "n_events", "int", low=2, high=len(_EVENT_TYPES))
-    check_scalar(noise, "noise", "real", low=0)
     n = int(round(duration * sr))
-    if n < 64 * n_events:
-        raise ValueError(f"duration={duration} s is {n} samples at sr={sr}, too short for "
-                         f"{n_events} events; use at least {64 * n_events / sr:.3g} s.")
     rng = check_random_state(random_state)
     kinds = _EVENT_TYPES[:n_events]
     orders = list(itertools.permutations(range(n_events)))
@@ -200,167 +206,6 @@ def make_event_sequences(n_samples=200, *, sr=16000, duration=1.0, n_events=2, n
             start += lengths[k]
         X[i] = np.clip(clip, -1, 1)
     return X, classes[labels]
-
-
-# -- a folder of audio files, one sub-folder per class ----------------------------------------
-def _find_audio_files(folder, suffixes):
-    """Audio files anywhere below ``folder``, sorted by path.
-
-    Links to folders are followed, each real folder is searched once (a link back to a
-    folder already searched, such as a loop, is skipped with a warning), and hidden files
-    and folders (names starting with ``"."``) are ignored, as are broken links (with a
-    warning). The sk-crnn command finds files the same way.
-    """
-    suffixes = {s.lower() for s in suffixes}
-    found, seen = [], {}
-    for dirpath, dirnames, names in os.walk(folder, followlinks=True):
-        try:
-            st = os.stat(dirpath)
-        except OSError:
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen:
-            warnings.warn(
-                f"Skipped '{dirpath}': it links to '{seen[key]}', a folder already searched "
-                "(following it again would count its files twice, or loop forever).",
-                UserWarning, stacklevel=3)
-            dirnames[:] = []
-            continue
-        seen[key] = dirpath
-        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
-        for name in names:
-            path = Path(dirpath, name)
-            if name.startswith(".") or path.suffix.lower() not in suffixes:
-                continue
-            if path.is_file():
-                found.append(path)
-            elif path.is_symlink():
-                warnings.warn(f"Skipped '{path}': a link to a file that does not exist.",
-                              UserWarning, stacklevel=3)
-    return sorted(found)
-
-
-def load_audio_folder(root, *, sr=22050, load=True, extensions=(".wav", ".flac", ".ogg", ".mp3"),
-                      n_jobs=None, on_error="raise", shuffle=False, random_state=None):
-    """Load a labelled audio data set stored as one sub-folder per class.
-
-    The layout is that of ``sklearn.datasets.load_files`` and torchvision's ``ImageFolder``::
-
-        root/
-            dog/  bark_01.wav  bark_02.flac ...
-            cat/  meow_01.wav  more/meow_02.ogg ...
-
-    Class names are the sub-folder names, sorted; ``target[i]`` is the index of the class of
-    ``filenames[i]``. Audio files are searched recursively in each class folder, following
-    links to folders (each real folder once: a link back to a folder already searched is
-    skipped with a warning); files are sorted by path, and hidden files and folders (names
-    starting with ``"."``) are ignored, as are files directly under ``root``.
-
-    Parameters
-    ----------
-    root : str or path-like
-        The folder holding one sub-folder per class.
-    sr : float or None, default=22050
-        Sample rate the audio is resampled to; ``None`` keeps each file's native rate.
-    load : bool, default=True
-        Read the audio (with :func:`sk_crnn.io.load_audio`). ``False`` puts the file paths in
-        ``data`` instead, ready for a Pipeline that starts with :class:`sk_crnn.io.AudioLoader`.
-    extensions : sequence of str, default=(".wav", ".flac", ".ogg", ".mp3")
-        File suffixes counted as audio (case-insensitive).
-    n_jobs : int or None, default=None
-        Files decoded in parallel threads; ``None`` means 1, ``-1`` all cores.
-    on_error : {"raise", "skip"}, default="raise"
-        With ``load=True``, what to do with a file that cannot be read or holds no samples:
-        ``"raise"`` a ``ValueError`` naming it, or ``"skip"`` it with a warning naming it;
-        a skipped file is left out of ``data``, ``target`` and ``filenames`` alike.
-    shuffle : bool, default=False
-        Shuffle the files (with ``random_state``) instead of ordering them by class and path.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the shuffle.
-
-    Returns
-    -------
-    data : Bunch
-        Dictionary-like object with the fields:
-
-        data : list of ndarray or ndarray of str of shape (n_files,)
-            Float32 mono waveforms of shape ``(n_samples,)`` at ``sr`` Hz; the file paths
-            when ``load=False``.
-        target : ndarray of int of shape (n_files,)
-            Class index of each file.
-        target_names : list of str
-            Sorted class names; ``target_names[target[i]]`` is the class of file ``i``.
-        filenames : ndarray of str of shape (n_files,)
-            Path of each file.
-        sr : float or None
-            The ``sr`` argument.
-
-    Raises
-    ------
-    ValueError
-        If ``root`` is not a folder, holds no class sub-folder, or a class sub-folder holds
-        no audio file; or (with ``load=True`` and ``on_error="raise"``) if a file cannot be
-        read (the message names it).
-
-    See Also
-    --------
-    sk_crnn.io.load_audio : Read a list of files.
-
-    Examples
-    --------
-    >>> import numpy as np, soundfile as sf, tempfile, os
-    >>> from sk_crnn.datasets import load_audio_folder
-    >>> root = tempfile.mkdtemp()
-    >>> for name in ["cat", "dog"]:
-    ...     os.makedirs(os.path.join(root, name))
-    ...     sf.write(os.path.join(root, name, "a.wav"), np.zeros(8000), 8000)
-    >>> ds = load_audio_folder(root, sr=16000)
-    >>> ds.target_names, ds.target.tolist(), ds.data[0].shape
-    (['cat', 'dog'], [0, 1], (16000,))
-    """
-    from sklearn.utils import Bunch
-
-    from .io import load_audio
-
-    root = Path(root)
-    if not root.is_dir():
-        what = "is a file" if root.exists() else "does not exist"
-        raise ValueError(f"root='{root}' {what}; pass a folder that holds one sub-folder of "
-                         "audio files per class.")
-    if isinstance(extensions, str):
-        extensions = (extensions,)
-    suffixes = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
-    if not suffixes:
-        raise ValueError("extensions is empty; pass audio file suffixes such as ('.wav',).")
-    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if not class_dirs:
-        raise ValueError(f"'{root}' has no sub-folders; put the audio files of each class in a "
-                         "sub-folder named after the class (root/<class>/<file>.wav).")
-    filenames, target = [], []
-    for label, d in enumerate(class_dirs):
-        files = _find_audio_files(d, suffixes)
-        if not files:
-            raise ValueError(f"Class folder '{d}' holds no audio file with a suffix in "
-                             f"{sorted(suffixes)}; add files, remove the folder, or pass the "
-                             "suffixes of your files as extensions.")
-        filenames.extend(str(f) for f in files)
-        target.extend([label] * len(files))
-    filenames = np.array(filenames, dtype=str)
-    target = np.array(target, dtype=np.intp)
-    if shuffle:
-        order = check_random_state(random_state).permutation(len(filenames))
-        filenames, target = filenames[order], target[order]
-    check_options(on_error, "on_error", ["raise", "skip"])
-    if not load:
-        data = filenames.copy()
-    else:
-        data, skipped = load_audio(filenames, sr=sr, n_jobs=n_jobs, on_error=on_error,
-                                   return_skipped=True)
-        if skipped:
-            kept = ~np.isin(filenames, skipped)
-            filenames, target = filenames[kept], target[kept]
-    return Bunch(data=data, target=target, target_names=[d.name for d in class_dirs],
-                 filenames=filenames, sr=sr)
 
 
 # -- polyphonic scenes with event times, for sound event detection ---------------------------
@@ -388,6 +233,9 @@ def _scene_event(kind, rng, n, sr):
     return wave / peak if peak > 0 else wave
 
 
+@validate_args({"n_scenes": _COUNT, "duration": Interval("real", 0.5), "sr": _SR,
+                "n_classes": Interval("int", 1, len(SCENE_EVENT_CLASSES)),
+                "max_polyphony": _COUNT, "noise": _NOISE})
 def make_sound_scenes(n_scenes=100, *, duration=10.0, sr=16000, n_classes=3, max_polyphony=2,
                       noise=0.02, random_state=None):
     """Polyphonic scenes of sound events at random times, with their event lists.
@@ -434,12 +282,6 @@ def make_sound_scenes(n_scenes=100, *, duration=10.0, sr=16000, n_classes=3, max
     >>> all(0 <= on < off <= 2.0 for scene in events for on, off, _ in scene)
     True
     """
-    check_scalar(n_scenes, "n_scenes", "int", low=1)
-    check_scalar(duration, "duration", "real", low=0.5)
-    check_scalar(sr, "sr", "int", low=1000)
-    check_scalar(n_classes, "n_classes", "int", low=1, high=len(SCENE_EVENT_CLASSES))
-    check_scalar(max_polyphony, "max_polyphony", "int", low=1)
-    check_scalar(noise, "noise", "real", low=0)
     rng = check_random_state(random_state)
     kinds = SCENE_EVENT_CLASSES[:n_classes]
     n = int(round(duration * sr))
@@ -464,6 +306,23 @@ def make_sound_scenes(n_scenes=100, *, duration=10.0, sr=16000, n_classes=3, max
     return X, all_events
 
 
+def _check_word_range(value, name):
+    """``words_per_phrase``: a (smallest, largest) pair of word counts."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise InvalidParameterError(f"{name} must be a (smallest, largest) pair of ints; got "
+                                    f"{value!r}.")
+    check_param(value[0], f"{name}[0]", _COUNT)
+    check_param(value[1], f"{name}[1]", Interval("int", value[0]))
+
+
+def _check_phrase_relations(params):
+    if params["vocabulary"] is None:  # n_words is ignored when vocabulary is given
+        check_param(params["n_words"], "n_words", _COUNT)
+
+
+@validate_args({"n_samples": _COUNT, "sr": _SR, "n_letters": Interval("int", 2, 26),
+                "words_per_phrase": Rule(_check_word_range), "letter_duration": _SECONDS,
+                "noise": _NOISE}, relations=_check_phrase_relations)
 def make_tone_phrases(n_samples=100, *, sr=8000, n_words=10, n_letters=8,
                       words_per_phrase=(1, 4), letter_duration=0.06, noise=0.02,
                       vocabulary=None, random_state=None):
@@ -512,18 +371,10 @@ def make_tone_phrases(n_samples=100, *, sr=8000, n_words=10, n_letters=8,
     >>> len(X), y.tolist()
     (3, ['dd', 'dd dd dfc hg', 'dfc dd dfc dfc'])
     """
-    check_scalar(n_samples, "n_samples", "int", low=1)
-    check_scalar(sr, "sr", "int", low=1000)
-    check_scalar(n_letters, "n_letters", "int", low=2, high=26)
-    check_scalar(letter_duration, "letter_duration", "real", low=0, low_inclusive=False)
-    check_scalar(noise, "noise", "real", low=0)
     low, high = words_per_phrase
-    check_scalar(low, "words_per_phrase[0]", "int", low=1)
-    check_scalar(high, "words_per_phrase[1]", "int", low=low)
     rng = check_random_state(random_state)
     letters = "abcdefghijklmnopqrstuvwxyz"[:n_letters]
     if vocabulary is None:
-        check_scalar(n_words, "n_words", "int", low=1)
         words = set()
         while len(words) < n_words:
             words.add("".join(rng.choice(list(letters), size=rng.randint(2, 5))))

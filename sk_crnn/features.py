@@ -15,6 +15,8 @@ import scipy.fft
 import torch
 from librosa.util.exceptions import ParameterError
 
+from ._validation import InvalidParameterError
+
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 #: Frames transformed per FFT block (all clips of a chunk together).
 FRAME_BLOCK = 256
@@ -55,7 +57,7 @@ def stft_window(window, *, n_fft, win_length):
     except (ParameterError, ValueError, TypeError) as exc:
         shown = (f"an array of shape {np.shape(window)}" if isinstance(window, np.ndarray)
                  else repr(window))
-        raise ValueError(
+        raise InvalidParameterError(
             f"window={shown} could not be made into a window of win_length={win_length} "
             f"samples ({str(exc).rstrip('.!')}); give a name such as 'hann' or 'hamming', a "
             f"(name, parameter) tuple such as ('kaiser', 8.0), or an array of {win_length} "
@@ -79,8 +81,8 @@ def mel_filterbank(*, sr, n_fft, n_mels, fmin, fmax, htk, norm):
     """``librosa.filters.mel`` in float32, refusing parameters that leave bands empty.
 
     librosa only warns ("Empty filters detected") when a mel band holds no FFT bin; such a
-    band is a constant feature, so here it is a ``ValueError`` that says which parameter to
-    change.
+    band is a constant feature, so here it is an ``InvalidParameterError`` (a ``ValueError``)
+    that says which parameter to change.
 
     Returns
     -------
@@ -97,14 +99,14 @@ def mel_filterbank(*, sr, n_fft, n_mels, fmin, fmax, htk, norm):
             mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
                                       htk=htk, norm=norm, dtype=np.float32)
         except ParameterError as exc:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"librosa.filters.mel refused norm={norm!r} ({str(exc).rstrip('.')}); use "
                 "norm='slaney', a number p for unit l_p norm filters (for example 1.0 or "
                 "np.inf) or None.") from exc
     empty = np.flatnonzero(~(mel > 0).any(axis=1))
     if empty.size:
-        raise ValueError(_empty_bands_message(empty, sr=sr, n_fft=n_fft, n_mels=n_mels,
-                                              fmin=fmin, fmax=fmax, htk=htk))
+        raise InvalidParameterError(_empty_bands_message(
+            empty, sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk))
     return mel
 
 

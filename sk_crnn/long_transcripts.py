@@ -19,7 +19,9 @@ import os
 
 import numpy as np
 
-from ._validation import check_scalar
+from ._validation import Interval, validate_args
+
+_POSITIVE = Interval("real", 0, closed="neither")
 
 __all__ = ["split_at_pauses", "transcribe_long"]
 
@@ -60,6 +62,7 @@ def _cut_in(levels, lo, hi, pause_db):
     return first_sound + (first + last) // 2
 
 
+@validate_args({"sr": _POSITIVE, "max_samples": Interval("int", 1), "pause_db": _POSITIVE})
 def split_at_pauses(wave, sr, max_samples, *, pause_db=12.0):
     """Where to cut a recording into pieces of at most ``max_samples``, at pauses if it can.
 
@@ -103,9 +106,6 @@ def split_at_pauses(wave, sr, max_samples, *, pause_db=12.0):
         raise ValueError(f"wave must be a 1-D (mono) waveform; got shape {wave.shape}.")
     if not np.isfinite(wave).all():
         raise ValueError("wave holds NaN or infinite samples; repair the recording first.")
-    check_scalar(sr, "sr", "real", low=0, low_inclusive=False)
-    check_scalar(max_samples, "max_samples", "int", low=1)
-    check_scalar(pause_db, "pause_db", "real", low=0, low_inclusive=False)
     n = len(wave)
     if n <= max_samples:
         return np.array([0, n], dtype=np.int64)
@@ -143,6 +143,7 @@ def _split_transcriber(pipeline):
     return steps
 
 
+@validate_args({"sr": [_POSITIVE, None], "batch_size": Interval("int", 1)})
 def transcribe_long(pipeline, wave, *, sr=None, pause_db=12.0, batch_size=32,
                     return_pieces=False):
     """Transcript of a recording of any length: cut at pauses, transcribed piece by piece.
@@ -202,7 +203,6 @@ def transcribe_long(pipeline, wave, *, sr=None, pause_db=12.0, batch_size=32,
     from ._inputs import check_waveforms
 
     mel, asr = _split_transcriber(pipeline)
-    check_scalar(batch_size, "batch_size", "int", low=1)
     if isinstance(wave, (str, os.PathLike)):
         if sr is not None:
             raise ValueError("sr is the rate of an array wave; a file is read at the "
@@ -216,7 +216,6 @@ def transcribe_long(pipeline, wave, *, sr=None, pause_db=12.0, batch_size=32,
                          f"{wave.shape}. Transcribe several recordings one at a time.")
     wave = check_waveforms([wave])[0]
     if sr is not None and sr != mel.sr:
-        check_scalar(sr, "sr", "real", low=0, low_inclusive=False)
         import librosa
 
         wave = librosa.resample(wave, orig_sr=sr, target_sr=mel.sr, res_type="soxr_hq")

@@ -9,11 +9,17 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.exceptions import DeviceWarning
 from tqdm.auto import tqdm
 
+from ._frontend_params import PARAMETERS
 from ._inputs import PEAK_LIMIT, check_waveforms
-from ._validation import Interval, check_device, check_options, check_param, check_scalar
-from .features import PAD_MODES, MelPlan
-
-_DTYPES = ("float32", "float64", "float16")
+from ._validation import (
+    Interval,
+    InvalidParameterError,
+    Rule,
+    check_device,
+    check_param,
+    validate_params,
+)
+from .features import MelPlan
 
 
 class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
@@ -155,58 +161,10 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
 
     # -- parameters -------------------------------------------------------------------------
     def _validate_params(self, fitted=False):
-        """Check the parameters; return the device to compute on (``fitted``: fall back from
-        a missing CUDA device to the CPU with a warning)."""
-        check_scalar(self.sr, "sr", "real", low=0, low_inclusive=False)
-        check_param(self.n_fft, "n_fft", Interval("int", 2),
-                    hint="An FFT of n_fft samples has 1 + n_fft // 2 frequency bins (n_fft=1 "
-                         "has only the 0 Hz bin); typical values are 512 to 2048.")
-        check_scalar(self.hop_length, "hop_length", "int", low=1)
-        check_scalar(self.win_length, "win_length", "int", low=1, high=self.n_fft,
-                     allow_none=True)
-        for name in ("center", "htk", "progress_bar"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}.")
-        check_options(self.pad_mode, "pad_mode", list(PAD_MODES))
-        check_scalar(self.n_mels, "n_mels", "int", low=1)
-        check_scalar(self.fmin, "fmin", "real", low=0)
-        check_scalar(self.fmax, "fmax", "real", low=0, low_inclusive=False, allow_none=True)
-        if self.fmax is not None and self.fmax > self.sr / 2:
-            raise ValueError(
-                f"fmax={self.fmax} is above the Nyquist frequency sr / 2 = {self.sr / 2} Hz "
-                f"(sr={self.sr}): the FFT has no bins above sr / 2, so the top mel bands would "
-                f"be empty. Set fmax <= {self.sr / 2} (or fmax=None for sr / 2), or set sr to "
-                "the sample rate of your audio.")
-        fmax = self.sr / 2 if self.fmax is None else self.fmax
-        if self.fmin >= fmax:
-            raise ValueError(f"fmin={self.fmin} must be below fmax={fmax} (fmax defaults to "
-                             "sr / 2); lower fmin or raise fmax.")
-        check_scalar(self.power, "power", "real", low=0, low_inclusive=False)
-        check_options(self.scale, "scale", ["db", "log", None])
-        if not callable(self.ref):
-            check_scalar(self.ref, "ref", "real", low=0, low_inclusive=False)
-        check_scalar(self.amin, "amin", "real", low=0, low_inclusive=False)
-        check_scalar(self.top_db, "top_db", "real", low=0, allow_none=True)
-        check_scalar(self.n_mfcc, "n_mfcc", "int", low=1, high=self.n_mels, allow_none=True)
-        if self.n_mfcc is not None and self.scale is None:
-            raise ValueError("n_mfcc needs a logarithmic scale; set scale='db' (as "
-                             "librosa.feature.mfcc) or 'log', or set n_mfcc=None.")
-        check_scalar(self.duration, "duration", "real", low=0, low_inclusive=False,
-                     allow_none=True)
-        check_options(self.normalize, "normalize", ["band", None])
-        check_scalar(self.batch_size, "batch_size", "int", low=1)
-        check_options(np.dtype(self.dtype).name if _is_dtype(self.dtype) else self.dtype,
-                      "dtype", _DTYPES)
-        if self.duration is not None and round(self.duration * self.sr) < 1:
-            raise ValueError(f"duration={self.duration} s is less than one sample at "
-                             f"sr={self.sr}; give the clip length in seconds (for example "
-                             "duration=1.0), or None for the longest training clip.")
-        if not self.center and self.duration is not None:
-            n = int(round(self.duration * self.sr))
-            if n < self.n_fft:
-                raise ValueError(f"duration={self.duration} s is {n} samples, shorter than "
-                                 f"n_fft={self.n_fft} with center=False; give a longer "
-                                 "duration, a smaller n_fft or center=True.")
+        """Check the parameter table and the cross-parameter rules; return the device to
+        compute on (``fitted``: fall back from a missing CUDA device to the CPU with a
+        warning)."""
+        validate_params(self, PARAMETERS)
         if fitted and _cuda_missing(self.device):
             warnings.warn(
                 f"device={self.device!r} was set but CUDA is not available on this machine "
@@ -214,7 +172,38 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                 "(the same values). Set device='cpu' to silence this warning.",
                 DeviceWarning, stacklevel=3)
             return torch.device("cpu")
-        return check_device(self.device)
+        return check_param(self.device, "device", Rule(check_device))
+
+    def _check_relations(self, params):
+        """The cross-parameter rules, called by ``validate_params`` after the table."""
+        check_param(self.win_length, "win_length", [Interval("int", 1, self.n_fft), None])
+        check_param(self.n_mfcc, "n_mfcc", [Interval("int", 1, self.n_mels), None])
+        sr, fmax = self.sr, self.fmax
+        if fmax is not None and fmax > sr / 2:
+            raise InvalidParameterError(
+                f"fmax={fmax} is above the Nyquist frequency sr / 2 = {sr / 2} Hz "
+                f"(sr={sr}): the FFT has no bins above sr / 2, so the top mel bands would "
+                f"be empty. Set fmax <= {sr / 2} (or fmax=None for sr / 2), or set sr to "
+                "the sample rate of your audio.")
+        fmax = sr / 2 if fmax is None else fmax
+        if self.fmin >= fmax:
+            raise InvalidParameterError(f"fmin={self.fmin} must be below fmax={fmax} (fmax "
+                                        "defaults to sr / 2); lower fmin or raise fmax.")
+        if self.n_mfcc is not None and self.scale is None:
+            raise InvalidParameterError("n_mfcc needs a logarithmic scale; set scale='db' (as "
+                                        "librosa.feature.mfcc) or 'log', or set n_mfcc=None.")
+        if self.duration is not None and round(self.duration * sr) < 1:
+            raise InvalidParameterError(
+                f"duration={self.duration} s is less than one sample at sr={sr}; give the "
+                "clip length in seconds (for example duration=1.0), or None for the longest "
+                "training clip.")
+        if not self.center and self.duration is not None:
+            n = int(round(self.duration * sr))
+            if n < self.n_fft:
+                raise InvalidParameterError(
+                    f"duration={self.duration} s is {n} samples, shorter than n_fft="
+                    f"{self.n_fft} with center=False; give a longer duration, a smaller n_fft "
+                    "or center=True.")
 
     def _plan(self, device):
         win_length = self.n_fft if self.win_length is None else self.win_length
@@ -458,11 +447,3 @@ def _cuda_missing(device):
         return torch.device(device).type == "cuda" and not torch.cuda.is_available()
     except (RuntimeError, TypeError, ValueError):
         return False
-
-
-def _is_dtype(value):
-    try:
-        np.dtype(value)
-    except TypeError:
-        return False
-    return True

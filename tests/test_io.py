@@ -164,7 +164,9 @@ def test_progress_bar_goes_to_stderr(files, capsys):
         ({"duration": 0}, ValueError, "duration must be a finite number > 0"),
         ({"n_jobs": 0}, ValueError, "n_jobs=0 is not valid"),
         ({"on_error": "ignore"}, ValueError, "on_error must be one of"),
-        ({"progress_bar": "yes"}, ValueError, "progress_bar must be one of"),
+        ({"progress_bar": "yes"}, ValueError, "progress_bar must be True or False or None"),
+        ({"mono": 1}, TypeError, "mono must be True or False; got 1 of type int"),
+        ({"return_skipped": "no"}, TypeError, "return_skipped must be True or False"),
     ],
 )
 def test_bad_parameters(files, kwargs, error, message):
@@ -203,7 +205,7 @@ def test_audio_loader_validates_in_fit_not_init():
     assert loader.get_params()["sr"] == -1
     with pytest.raises(ValueError, match="sr must be a finite number > 0"):
         loader.fit(["a.wav"])
-    with pytest.raises(ValueError, match="mono must be one of"):
+    with pytest.raises(ValueError, match="mono must be True or False"):
         AudioLoader(mono="yes").fit(["a.wav"])
 
 
@@ -249,7 +251,7 @@ def test_audio_loader_progress_bar(files, capsys):
     assert "Loading audio" in capsys.readouterr().err
     AudioLoader(sr=8000).transform([files["mono16k"]] * 2)
     assert "Loading audio" not in capsys.readouterr().err
-    with pytest.raises(ValueError, match="progress_bar must be one of"):
+    with pytest.raises(ValueError, match="progress_bar must be True or False or None"):
         AudioLoader(progress_bar="yes").fit()
     assert "progress_bar" in AudioLoader().get_params()  # one name, as in every sk_crnn class
 
@@ -319,3 +321,23 @@ def test_pipeline_on_paths_in_grid_search(tone_files):
     assert search.best_params_["melspectrogramtransformer__n_mels"] in (16, 24)
     assert search.predict(paths[:5]).shape == (5,)
     assert os.path.exists(paths[0])
+
+
+def test_read_audio_files_reads_as_a_loader_and_says_what_was_kept(files):
+    """The command line's reader: an AudioLoader's settings, the paths kept and skipped."""
+    from sk_crnn.io._files import AudioFileError, read_audio_files
+
+    paths = [files["mono16k"], files["missing"], Path(files["stereo"])]
+    loader = AudioLoader(sr=8000, duration=0.1)
+    with pytest.warns(UserWarning, match="missing.wav"):
+        waves, kept, skipped = read_audio_files(paths, loader, on_error="skip")
+    assert kept == [str(files["mono16k"]), str(files["stereo"])]
+    assert skipped == [str(files["missing"])]
+    assert [w.shape for w in waves] == [(800,), (800,)]
+    old = AudioLoader.__new__(AudioLoader)  # an older pickle: only sr was stored
+    old.__dict__["sr"] = 8000
+    waves, kept, _ = read_audio_files(paths[:1], old, n_jobs=1)
+    assert waves[0].shape == (4000,) and kept == [str(files["mono16k"])]
+    with pytest.raises(AudioFileError, match="missing.wav") as info:
+        read_audio_files(paths, loader)
+    assert info.value.path == str(files["missing"]) and "does not exist" in info.value.reason

@@ -1,4 +1,5 @@
-"""Reading audio files into waveforms: :func:`load_audio` and the :class:`AudioLoader` step."""
+"""Audio files to waveforms: :func:`load_audio`, its decoding, and the reading parameters
+that :class:`~sk_crnn.io.AudioLoader` shares."""
 
 import os
 import sys
@@ -8,10 +9,17 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._inputs import PEAK_LIMIT
-from ._validation import check_options, check_scalar
+from .._inputs import PEAK_LIMIT
+from .._validation import (
+    BOOL,
+    Interval,
+    InvalidParameterError,
+    Options,
+    Rule,
+    check_param,
+    validate_args,
+)
 
 # Suffixes that libsndfile decodes itself; anything else falls back to librosa.load (audioread).
 _SOUNDFILE_SUFFIXES = frozenset(
@@ -21,6 +29,29 @@ _SOUNDFILE_SUFFIXES = frozenset(
 _PROGRESS_MIN_FILES = 100
 
 
+def _check_n_jobs(value, name):
+    check_param(value, name, Interval("int"))
+    if value == 0:
+        raise InvalidParameterError(
+            f"{name}=0 is not valid; use None or 1 for one thread, a positive number of "
+            "threads, or -1 for all cores.")
+
+
+_POSITIVE = Interval("real", 0, closed="neither")
+#: How files are read, for :func:`load_audio` and the parameter table of ``AudioLoader``:
+#: name -> rules, in the language of ``_validation.check_param``.
+LOAD_PARAMETERS = {
+    "sr": [_POSITIVE, None],
+    "mono": BOOL,
+    "offset": Interval("real", 0),
+    "duration": [_POSITIVE, None],
+    "n_jobs": [Rule(_check_n_jobs), None],
+    "progress_bar": [BOOL, None],
+}
+
+
+@validate_args({**LOAD_PARAMETERS, "on_error": Options("raise", "skip"),
+                "return_skipped": BOOL})
 def load_audio(paths, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=None,
                on_error="raise", progress_bar=None, return_skipped=False):
     """Read audio files into float32 waveforms, resampled to one rate.
@@ -67,6 +98,8 @@ def load_audio(paths, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=
 
     Raises
     ------
+    InvalidParameterError
+        For an argument that breaks its rule (a ``ValueError`` and a ``TypeError``).
     ValueError
         With ``on_error="raise"``, for the first file that is missing, cannot be decoded,
         holds no samples (after ``offset``) or holds NaN or infinite samples; the message
@@ -93,9 +126,6 @@ def load_audio(paths, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=
     [(16000,)]
     """
     paths = _check_paths(paths)
-    _check_load_params(sr=sr, offset=offset, duration=duration, n_jobs=n_jobs)
-    check_options(on_error, "on_error", ["raise", "skip"])
-    check_options(progress_bar, "progress_bar", [None, True, False])
     skip = on_error == "skip"
     if progress_bar is None:
         progress_bar = len(paths) >= _PROGRESS_MIN_FILES and _stderr_is_tty()
@@ -126,141 +156,52 @@ def load_audio(paths, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=
     return waveforms
 
 
-class AudioLoader(TransformerMixin, BaseEstimator):
-    """Read audio files into waveforms: the first step of a Pipeline on file paths.
+def read_audio_files(paths, settings=None, *, on_error="raise", progress_bar=None, **kwargs):
+    """Read files with the settings of an ``AudioLoader``; say which were read and skipped.
 
-    ``transform`` maps a 1-D array (or list) of paths to a list of float32 waveforms with
-    :func:`load_audio`, so that ``make_pipeline(AudioLoader(sr=16000),
-    MelSpectrogramTransformer(sr=16000), ...)`` is an estimator on file paths that works
-    with ``cross_val_score`` and ``GridSearchCV``. It learns nothing: ``fit`` only checks the
-    parameters, and ``transform`` may be called without it.
+    What a command-line run needs: :func:`load_audio` with ``return_skipped=True``, the
+    reading settings taken from a (possibly older, pickled) ``AudioLoader``, and the paths
+    that were read, to match the waveforms with labels again.
 
     Parameters
     ----------
-    sr : float or None, default=22050
-        Target sample rate in Hz; ``None`` keeps each file's native rate. Set it to the
-        ``sr`` of the next step.
-    mono : bool, default=True
-        Average the channels into one. ``False`` returns ``(n_channels, n_samples)`` arrays,
-        which the spectrogram transformer does not accept.
-    offset : float, default=0.0
-        Start reading this many seconds into each file.
-    duration : float or None, default=None
-        Read at most this many seconds of each file; ``None`` reads to the end.
-    n_jobs : int or None, default=None
-        Files decoded in parallel threads; ``None`` means 1, ``-1`` all cores.
-    progress_bar : bool or None, default=False
-        Show a progress bar over the files (on stderr) while ``transform`` reads them; None
-        shows one for 100 files or more when stderr is a terminal (as ``load_audio``).
+    paths : str, path-like or sequence of them
+        The files.
+    settings : AudioLoader or None, default=None
+        Read as it does (its ``sr``, ``mono``, ``offset``, ``duration``, ``n_jobs``; an
+        attribute an older version lacked gets :func:`load_audio`'s default).
+    on_error : {"raise", "skip"}, default="raise"
+        As in :func:`load_audio`; a failing file raises its ``AudioFileError`` (a
+        ``ValueError`` with ``path`` and ``reason`` attributes).
+    progress_bar : bool or None, default=None
+        As in :func:`load_audio`.
+    **kwargs
+        Other arguments of :func:`load_audio` (``sr``, ``n_jobs``, ...); they override
+        ``settings``.
 
-    See Also
-    --------
-    load_audio : The function behind ``transform``.
-    sk_crnn.MelSpectrogramTransformer : The usual next step.
-
-    Notes
-    -----
-    A file that is missing, unreadable or empty raises a ``ValueError`` naming it: inside a
-    Pipeline there is no way to drop a clip together with its label, so clean the file list
-    first, for example with ``load_audio(paths, on_error="skip", return_skipped=True)``.
-
-    Examples
-    --------
-    >>> import numpy as np, soundfile as sf, tempfile, os
-    >>> from sk_crnn.io import AudioLoader
-    >>> folder = tempfile.mkdtemp()
-    >>> paths = [os.path.join(folder, f"{i}.wav") for i in range(3)]
-    >>> for p in paths:
-    ...     sf.write(p, np.zeros(8000), 8000)
-    >>> [w.shape for w in AudioLoader(sr=16000).fit_transform(np.array(paths))]
-    [(16000,), (16000,), (16000,)]
+    Returns
+    -------
+    waveforms : list of ndarray
+        One per file read, in input order.
+    kept : list of str
+        The paths read, in input order (``waveforms[i]`` is ``kept[i]``).
+    skipped : list of str
+        The paths skipped with ``on_error="skip"``.
     """
-
-    def __init__(self, *, sr=22050, mono=True, offset=0.0, duration=None, n_jobs=None,
-                 progress_bar=False):
-        self.sr = sr
-        self.mono = mono
-        self.offset = offset
-        self.duration = duration
-        self.n_jobs = n_jobs
-        self.progress_bar = progress_bar
-
-    def __setstate__(self, state):
-        # Pickles of older versions: `progress` (now `progress_bar`), or neither.
-        state = dict(state)
-        progress = state.pop("progress", False)
-        state.setdefault("progress_bar", progress)
-        super().__setstate__(state)
-
-    def _validate_params(self):
-        _check_load_params(sr=self.sr, offset=self.offset, duration=self.duration,
-                           n_jobs=self.n_jobs)
-        check_options(self.mono, "mono", [True, False])
-        check_options(self.progress_bar, "progress_bar", [None, True, False])
-
-    def fit(self, X=None, y=None):
-        """Check the parameters; nothing is learned.
-
-        Parameters
-        ----------
-        X : ignored
-            Present for the Pipeline API.
-        y : ignored
-            Present for the Pipeline API.
-
-        Returns
-        -------
-        self : AudioLoader
-        """
-        self._validate_params()
-        return self
-
-    def transform(self, X):
-        """Read the files.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_files,)
-            Paths (str or path-like), as a 1-D array, a list, or a single-column 2-D array.
-
-        Returns
-        -------
-        waveforms : list of ndarray
-            One float32 waveform per file, of shape ``(n_samples,)`` (or
-            ``(n_channels, n_samples)`` with ``mono=False``) at ``sr`` Hz.
-        """
-        self._validate_params()
-        if isinstance(X, (str, os.PathLike)):
-            raise TypeError(
-                f"X is a single path ({str(X)!r}); AudioLoader.transform takes a sequence of "
-                "paths, for example [path] or np.array(paths)."
-            )
-        arr = np.asarray(X, dtype=object)
-        if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim != 1:
-            raise ValueError(
-                f"X must be a 1-D array or list of file paths; got shape {arr.shape}. "
-                "Pass np.array(paths) or a list of paths."
-            )
-        return load_audio(list(arr), sr=self.sr, mono=self.mono, offset=self.offset,
-                          duration=self.duration, n_jobs=self.n_jobs, on_error="raise",
-                          progress_bar=self.progress_bar)
-
-    def __sklearn_is_fitted__(self):
-        return True  # stateless: there is nothing to fit
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.one_d_array = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags
+    paths = _check_paths(paths)
+    params = {}
+    if settings is not None:
+        defaults = {"mono": True, "offset": 0.0, "duration": None, "n_jobs": None}
+        params = {"sr": settings.sr, **{name: getattr(settings, name, default)
+                                        for name, default in defaults.items()}}
+    params.update(kwargs)
+    waves, skipped = load_audio(paths, **params, on_error=on_error, progress_bar=progress_bar,
+                                return_skipped=True)
+    left_out = set(skipped)
+    return waves, [p for p in paths if p not in left_out], skipped
 
 
-# -- helpers -----------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------------------
 def _check_paths(paths):
     """Return ``paths`` as a list of path strings or raise a ``TypeError``."""
     if isinstance(paths, (str, os.PathLike)):
@@ -284,42 +225,6 @@ def _check_paths(paths):
     return out
 
 
-def _check_load_params(*, sr, offset, duration, n_jobs):
-    check_scalar(sr, "sr", "real", low=0, low_inclusive=False, allow_none=True)
-    check_scalar(offset, "offset", "real", low=0)
-    check_scalar(duration, "duration", "real", low=0, low_inclusive=False, allow_none=True)
-    check_scalar(n_jobs, "n_jobs", "int", allow_none=True)
-    if n_jobs == 0:
-        raise ValueError("n_jobs=0 is not valid; use None or 1 for one thread, a positive "
-                         "number of threads, or -1 for all cores.")
-
-
-def _read_text(path, what="file"):
-    """The text of a UTF-8 file (with or without the byte-order mark that Excel's "CSV UTF-8"
-    writes; a UTF-16 file with its byte-order mark, Excel's "Unicode Text", is read too).
-
-    Raises a ``ValueError`` naming the file, the line and the fix for text in another
-    encoding (latin-1, cp1252: what Excel's plain "CSV" writes)."""
-    import codecs
-
-    path = Path(path)
-    data = path.read_bytes()
-    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    try:
-        return data.decode("utf-16" if utf16 else "utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        guess = ("it starts with a UTF-16 byte-order mark but is cut short or damaged" if utf16
-                 else "the file was probably saved as latin-1/Windows-1252, what Excel's plain "
-                 "'CSV' writes")
-        raise ValueError(
-            f"{what} {str(path)!r} is not {'UTF-16' if utf16 else 'UTF-8'} text: line {line} "
-            f"holds the byte 0x{data[exc.start]:02x}, which cannot be decoded ({guess}). Save "
-            "it as UTF-8 (in Excel: 'CSV UTF-8'), or convert it, for example with iconv -f "
-            f"{'utf-16' if utf16 else 'cp1252'} -t utf-8 {path.name} > utf8-{path.name}"
-        ) from None
-
-
 def _stderr_is_tty():
     try:
         return sys.stderr.isatty()
@@ -332,14 +237,14 @@ def _load_checked(path, sr, mono, offset, duration, skip):
     fails; ``peak`` is the largest absolute sample."""
     try:
         wave = _load_one(path, sr, mono, offset, duration)
-    except _AudioFileError as exc:
+    except AudioFileError as exc:
         if not skip:
             raise
         return None, f"audio file '{exc.path}': {exc.reason}.", 0.0
     return wave, None, float(max(wave.max(), -wave.min()))
 
 
-class _AudioFileError(ValueError):
+class AudioFileError(ValueError):
     """A file that cannot give a waveform; the message names it and says what to do."""
 
     def __init__(self, path, reason, remedy):
@@ -351,29 +256,29 @@ def _load_one(path, sr, mono, offset, duration):
     """Decode one file into a float32 array of shape (n_channels, n_samples) or (n_samples,)."""
     p = Path(path)
     if not p.exists():
-        raise _AudioFileError(path, "it does not exist",
+        raise AudioFileError(path, "it does not exist",
                               f"Check the path (relative paths start at {os.getcwd()}) or pass "
                               "on_error='skip' to leave missing files out.")
     if p.is_dir():
-        raise _AudioFileError(path, "it is a folder",
+        raise AudioFileError(path, "it is a folder",
                               "Pass file paths; for a folder with one sub-folder per class use "
                               "sk_crnn.datasets.load_audio_folder.")
     try:
         wave, native_sr = _decode(path, offset, duration)
     except Exception as exc:  # decoders raise many types; all mean "cannot read this file"
-        raise _AudioFileError(path, f"it could not be decoded ({str(exc).rstrip('.')})",
+        raise AudioFileError(path, f"it could not be decoded ({str(exc).rstrip('.')})",
                               "Check that it is a valid wav/flac/ogg/mp3 file (convert other "
                               "formats with ffmpeg), or pass on_error='skip' to leave such "
                               "files out.") from exc
     if wave.shape[-1] == 0:
         after = f" after offset={offset} s" if offset else ""
-        raise _AudioFileError(path, f"it holds no samples{after}",
+        raise AudioFileError(path, f"it holds no samples{after}",
                               f"Remove it from the list{' or lower offset' if offset else ''}, "
                               "or pass on_error='skip' to leave empty files out.")
     finite = np.isfinite(wave).all(axis=0)
     if not finite.all():  # a float wav can hold any value
         bad = np.flatnonzero(~finite)
-        raise _AudioFileError(path, f"it holds NaN or infinite samples ({bad.size} of "
+        raise AudioFileError(path, f"it holds NaN or infinite samples ({bad.size} of "
                               f"{wave.shape[-1]}, the first at {bad[0] / native_sr:.3f} s)",
                               "Repair or remove the file, or pass on_error='skip' to leave "
                               "such files out.")
