@@ -6,7 +6,6 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._validation import BOOL, Interval, InvalidParameterError, Rule, check_param, validate_args
-from .io._folders import find_audio_files as _find_audio_files  # noqa: F401 (the CLI's)
 from .io._folders import load_audio_folder  # noqa: F401 (its public path)
 
 #: The rules the generators share (see _validation.validate_args).

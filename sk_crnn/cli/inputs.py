@@ -25,13 +25,13 @@ def _show_progress(model, quiet):
 
 
 def _collect_files(inputs):
-    from ..datasets import _find_audio_files
+    from ..io._folders import find_audio_files
 
     files = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = _find_audio_files(p, AUDIO_SUFFIXES)
+            found = find_audio_files(p, AUDIO_SUFFIXES)
             if not found:
                 raise UserError(
                     f"folder {item!r} holds no audio files ({', '.join(AUDIO_SUFFIXES)}).")
@@ -43,18 +43,17 @@ def _collect_files(inputs):
     return [str(f) for f in files]
 
 
-def _read_audio(paths, args, *, sr, mono=True, offset=0.0, duration=None, n_jobs=-1,
-                allow_none=False):
-    """Waveforms of ``paths`` and the paths read; with --on-error skip, unreadable files are
-    left out and reported on stderr."""
-    from ..io import _AudioFileError, load_audio
+def _read_audio(paths, args, *, loader=None, allow_none=False, **settings):
+    """Waveforms of ``paths`` and the paths read (:func:`sk_crnn.io.read_audio_files`, as
+    ``loader`` reads files when given); with --on-error skip, unreadable files are left out
+    and reported on stderr."""
+    from ..io._files import AudioFileError, read_audio_files
 
     try:
-        waves, skipped = load_audio(
-            paths, sr=sr, mono=mono, offset=offset, duration=duration, n_jobs=n_jobs,
-            on_error=args.on_error, progress_bar=False if args.quiet else None,
-            return_skipped=True)
-    except _AudioFileError as exc:
+        waves, kept, skipped = read_audio_files(
+            paths, loader, on_error=args.on_error,
+            progress_bar=False if args.quiet else None, **settings)
+    except AudioFileError as exc:
         raise UserError(f"could not read audio file '{exc.path}': {exc.reason}. Check the "
                         "file, or pass --on-error skip to leave out the files that cannot be "
                         "read.") from exc
@@ -63,17 +62,12 @@ def _read_audio(paths, args, *, sr, mono=True, offset=0.0, duration=None, n_jobs
               f"could not be read: {', '.join(skipped)}", file=sys.stderr)
     if not waves and not allow_none:
         raise UserError("none of the files could be read.")
-    skipped = set(skipped)
-    return waves, [p for p in paths if p not in skipped]
+    return waves, kept
 
 
 def _loader_audio(model, paths, args, allow_none=False):
     """:func:`_read_audio` as the model's ``AudioLoader`` reads files."""
-    loader = model.steps[0][1]
-    return _read_audio(paths, args, sr=loader.sr, mono=getattr(loader, "mono", True),
-                       offset=getattr(loader, "offset", 0.0),
-                       duration=getattr(loader, "duration", None),
-                       n_jobs=getattr(loader, "n_jobs", None), allow_none=allow_none)
+    return _read_audio(paths, args, loader=model.steps[0][1], allow_none=allow_none)
 
 
 # -- training data ------------------------------------------------------------------------------

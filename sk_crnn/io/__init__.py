@@ -7,12 +7,7 @@ parameters, :func:`read_audio_files` for the command line), ``_loader`` (``Audio
 and ``_manifests`` (``sk_crnn.transcription.read_manifest`` and UTF-8/UTF-16 text reading).
 """
 
-from ._files import AudioFileError, load_audio
+from ._files import load_audio
 from ._loader import AudioLoader
-from ._manifests import read_text
-
-# The names these had before ``io`` was a package (the command line still imports them).
-_AudioFileError = AudioFileError
-_read_text = read_text
 
 __all__ = ["AudioLoader", "load_audio"]
