@@ -1,4 +1,4 @@
-"""Metrics: sound event detection (here), retrieval (re-exported) and speech recognition.
+"""Metrics: sound event detection (here), retrieval and speech recognition.
 
 Events are given per clip as lists of ``(onset_seconds, offset_seconds, label)``, the format
 ``CRNNEventDetector.predict`` returns. The event- and segment-based F1 are DCASE's, computed
@@ -6,7 +6,7 @@ as ``sed_eval`` (the DCASE toolkit) computes them but without it, so they need n
 dependency (``tests/test_event_metrics.py`` checks that they equal sed_eval's, and the
 event-based one sed_scores_eval's, on many random event lists). The threshold-independent
 PSDS and the collar-based F1 of frame probabilities come from ``sed_scores_eval``
-(:mod:`sk_crnn.sed_scores`, re-exported here; ``pip install "sk-crnn[sed]"``).
+(``pip install "sk-crnn[sed]"``).
 """
 
 from ._event_matching import (
@@ -18,8 +18,8 @@ from ._event_matching import (
     labelled_pairs,
     segment_counts,
 )
-from .retrieval_metrics import mean_average_precision, precision_at_k, retrieval_scorer
-from .sed_scores import collar_f1, psds, psds_scorer
+from ._retrieval_metrics import mean_average_precision, precision_at_k, retrieval_scorer
+from ._sed_scores import collar_f1, psds, psds_scorer
 
 __all__ = [
     "collar_f1",

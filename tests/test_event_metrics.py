@@ -170,7 +170,7 @@ def test_f1_equals_sed_eval_at_the_edges():
 ])
 def test_event_f1_equals_sed_scores_eval_collar_f1(frame_rate, collars, continuous):
     pytest.importorskip("sed_scores_eval")
-    from sk_crnn.sed_scores import collar_f1
+    from sk_crnn.metrics import collar_f1
 
     rng = np.random.default_rng(frame_rate + int(continuous))
     n_frames, classes = 5 * frame_rate, ["a", "b"]
