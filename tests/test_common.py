@@ -10,14 +10,19 @@ and persistence go through the real code.
 import os
 import tempfile
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import soundfile
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.utils import check_array
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils import check_array, estimator_checks
+from sklearn.utils.estimator_checks import (
+    check_methods_sample_order_invariance,
+    check_methods_subset_invariance,
+    parametrize_with_checks,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from skorch.exceptions import DeviceWarning
 
@@ -173,16 +178,36 @@ _STEPS_FITTED_IN_PLACE = (
 _TINY_NET = (
     "the checks' score thresholds are out of reach for a 2-epoch network on spectrograms of "
     "4-sample tabular rows; training quality is tested on audio in test_integration.py")
-#: Not an expected failure but a tolerance: float32 CPU kernels may round a clip's output
-#: differently (by ~1e-7) when the batch around it changes, so these checks, which compare at
-#: rtol=1e-7, pass on some machines and not on others. They are xfailed only when they fail.
-FLOAT_ROUNDING = {
-    "check_methods_sample_order_invariance": (
-        "float32 outputs differ by ~6e-8 when the clips of a batch are reordered (torch CPU "
-        "kernels round per batch position)"),
-    "check_methods_subset_invariance": (
-        "float32 outputs differ by ~6e-8 when a clip is predicted in a smaller batch"),
-}
+#: Not an expected failure but a tolerance. The outputs are float32 (eps = 1.2e-7), and torch's
+#: CPU kernels may round a clip's output differently, by a unit or two in the last place
+#: (seen: 6e-8 on a probability, 2.4e-7 on a regression output of 1.25), when the batch around
+#: it changes: the kernels block and vectorise their sums by batch position. These two checks
+#: compare at rtol=1e-7 (subset) or rtol=1e-7, atol=1e-9 (sample order), below one float32
+#: unit, so they would pass on some machines and not on others. They run with their
+#: comparisons widened to FLOAT32_TOLERANCE: about 100 float32 units, still thousands of times
+#: below what a real dependence on the batch gives (a clip that sees its neighbours, batch
+#: statistics in inference, padding to the batch's longest clip: 1e-3 and more), which they
+#: still catch (test_float32_tolerance_still_catches_batch_dependence).
+FLOAT32_TOLERANCE = dict(rtol=1e-5, atol=1e-6)
+FLOAT_ROUNDING = ("check_methods_sample_order_invariance", "check_methods_subset_invariance")
+
+
+def _widened(assert_close):
+    """``assert_close`` with its tolerances raised to at least FLOAT32_TOLERANCE."""
+    def check(actual, desired, *args, rtol=None, atol=0.0, **kwargs):
+        assert not args, "the checks pass rtol and atol by keyword"
+        return assert_close(actual, desired, rtol=max(rtol or 0.0, FLOAT32_TOLERANCE["rtol"]),
+                            atol=max(atol or 0.0, FLOAT32_TOLERANCE["atol"]), **kwargs)
+    return check
+
+
+def float32_tolerance():
+    """Widen the comparisons of sklearn's checks to FLOAT32_TOLERANCE (see above)."""
+    return mock.patch.multiple(
+        estimator_checks,
+        assert_allclose=_widened(estimator_checks.assert_allclose),
+        assert_allclose_dense_sparse=_widened(estimator_checks.assert_allclose_dense_sparse))
+
 
 TRANSFORMER = {
     "check_n_features_in": _ANY_LENGTH,
@@ -251,10 +276,8 @@ def _run_check(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeviceWarning)
         if name in FLOAT_ROUNDING:
-            try:
+            with float32_tolerance():
                 check(estimator)
-            except AssertionError:
-                pytest.xfail(FLOAT_ROUNDING[name])
         else:
             check(estimator)
 
@@ -295,3 +318,34 @@ def test_sklearn_compatible(estimator, check):
 )
 def test_sklearn_compatible_slow(estimator, check):
     _run_check(estimator, check)
+
+
+class _BatchDependentRegressor(RowsCRNNRegressor):
+    """A regressor whose outputs depend on the batch by ``shift`` (relative to outputs ~1):
+    through each clip's position in the batch, or through the batch mean."""
+
+    def __init__(self, how="position", shift=1e-4, **kwargs):
+        super().__init__(**kwargs)
+        self.how = how
+        self.shift = shift
+
+    def predict(self, X):
+        y = super().predict(X)
+        if self.how == "position":
+            return y + self.shift * np.arange(len(y)) / len(y)
+        return y + self.shift * y.mean()
+
+
+@pytest.mark.parametrize("how, check", [
+    ("position", check_methods_sample_order_invariance),
+    ("position", check_methods_subset_invariance),
+    ("batch mean", check_methods_subset_invariance),
+])
+def test_float32_tolerance_still_catches_batch_dependence(how, check):
+    # The widened comparisons accept rounding in the last float32 places, not a batch effect
+    # of 1e-4: both checks still fail on it (and pass on the same net without it).
+    params = {**_SMALL, "max_epochs": 1}
+    with float32_tolerance(), pytest.raises(AssertionError, match="not invariant"):
+        check("Regressor", _BatchDependentRegressor(how=how, **params))
+    with float32_tolerance():
+        check("Regressor", _BatchDependentRegressor(how=how, shift=0.0, **params))

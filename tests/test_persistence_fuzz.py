@@ -8,9 +8,12 @@ JSON values, keys and types and to the stored shapes of a tiny model.
 """
 
 import hashlib
+import io
 import json
 import pickle
+import re
 import resource
+import struct
 import sys
 import warnings
 import zipfile
@@ -103,23 +106,68 @@ def test_corrupted_and_truncated_files_are_refused(classifier, tmp_path):
         sk_crnn.load(path)
 
 
+def _zip_layout(data):
+    """Byte ranges of a stored (uncompressed) zip: ``{member: (start, stop)}`` of each
+    member's data, and the offsets of the time stamps (date and time: 4 bytes) in the local
+    headers and in the central directory."""
+    stamps, spans = [], {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            local = info.header_offset
+            assert data[local:local + 4] == b"PK\x03\x04"
+            name_len, extra_len = struct.unpack("<HH", data[local + 26:local + 30])
+            start = local + 30 + name_len + extra_len
+            spans[info.filename] = (start, start + info.compress_size)
+            stamps += range(local + 10, local + 14)  # last mod time, last mod date
+    end = data.rindex(b"PK\x05\x06")
+    n_entries, _, directory = struct.unpack("<HII", data[end + 10:end + 20])
+    entry = directory
+    for _ in range(n_entries):
+        assert data[entry:entry + 4] == b"PK\x01\x02"
+        stamps += range(entry + 12, entry + 16)
+        name_len, extra_len, comment_len = struct.unpack("<HHH", data[entry + 28:entry + 34])
+        entry += 46 + name_len + extra_len + comment_len
+    return spans, stamps
+
+
 def test_no_flipped_byte_loads_a_different_model(classifier, clips, tmp_path):
-    """Every byte flipped (at 60 places): refused, or (in zip fields that hold no model data,
-    such as time stamps) the very same model."""
+    """A byte flipped in a part of the model (the manifest, the JSON tree, the arrays, the
+    weights) is refused as corrupted, naming the part; one flipped in the zip's time stamps,
+    which hold no model data, loads the very same model; one flipped anywhere else is refused
+    or loads the very same model. Never a different model."""
     X, _ = clips
     path = tmp_path / "m.skcrnn"
     sk_crnn.save(classifier, path)
     data = path.read_bytes()
     expected = classifier.predict_proba(X)
-    for position in np.linspace(0, len(data) - 1, 60).astype(int):
+    spans, stamps = _zip_layout(data)
+    assert set(spans) == {"manifest.json", "model.json", "arrays.safetensors",
+                          "weights.safetensors"}
+
+    def load_flipped(position):
         flipped = bytearray(data)
         flipped[position] ^= 0x55
         (tmp_path / "f.skcrnn").write_bytes(bytes(flipped))
         try:
             restored = sk_crnn.load(tmp_path / "f.skcrnn")
-        except ModelFileError:
-            continue
-        np.testing.assert_array_equal(restored.predict_proba(X), expected)
+        except ModelFileError as exc:
+            return exc
+        np.testing.assert_array_equal(restored.predict_proba(X), expected, err_msg=str(position))
+        return restored
+
+    rng = np.random.default_rng(0)
+    for name, (start, stop) in spans.items():  # the first, the last and 8 bytes between
+        for position in [start, stop - 1, *rng.integers(start, stop, 8)]:
+            outcome = load_flipped(position)
+            assert isinstance(outcome, ModelFileError), (name, position)
+            assert re.search(rf"corrupted or truncated \({re.escape(name)}: Bad CRC"
+                             rf"|SHA-256 checksum of {re.escape(name)}", str(outcome)), outcome
+    for position in stamps:
+        assert not isinstance(load_flipped(position), ModelFileError), position
+    loaded = 0
+    for position in np.linspace(0, len(data) - 1, 60).astype(int):  # anywhere
+        loaded += not isinstance(load_flipped(position), ModelFileError)
+    assert loaded < 60  # not everything is ignored: headers and the directory are read
 
 
 def test_other_files_are_refused_with_the_reason(tmp_path):
