@@ -40,8 +40,10 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value
-    # a submodule, as ``sk_crnn.metrics`` after ``import sk_crnn``
-    if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
+    # a submodule, as ``sk_crnn.metrics`` after ``import sk_crnn`` (a dotted name is none: an
+    # AttributeError, not the ImportError of finding it, nor the import of its parent)
+    if (name.isidentifier() and not name.startswith("__")
+            and importlib.util.find_spec(f"{__name__}.{name}")):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
