@@ -7,21 +7,9 @@ spectrograms, the number of output frames a transcript needs, and greedy decodin
 
 import numpy as np
 
-__all__ = [
-    "BLANK",
-    "TOKENS",
-    "AUTO_MAX_WORDS",
-    "AUTO_MIN_COUNT",
-    "choose_tokens",
-    "decode_greedy",
-    "encode_transcripts",
-    "fill_padding",
-    "frame_lengths",
-    "needed_steps",
-    "normalize_transcript",
-    "split_tokens",
-    "vocabulary_of",
-]
+# The one public function: greedy decoding of per-frame CTC posteriors (what a user with the
+# transcriber's ``predict_proba`` needs). The rest are the transcriber's internals.
+__all__ = ["decode_greedy"]
 
 #: The blank symbol at index 0 of every vocabulary: it decodes to nothing.
 BLANK = ""
