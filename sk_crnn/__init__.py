@@ -12,10 +12,10 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "CRNN": "modules",
     "AudioLoader": "io",
-    "CRNNClassifier": "estimators",
+    "CRNNClassifier": "classifier",
     "CRNNEmbedder": "retrieval",
     "CRNNEventDetector": "detection",
-    "CRNNRegressor": "estimators",
+    "CRNNRegressor": "regressor",
     "CRNNTranscriber": "transcription",
     "MelSpectrogramTransformer": "transformers",
     "SimilarityIndex": "retrieval",
@@ -25,11 +25,12 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
+    from .classifier import CRNNClassifier
     from .detection import CRNNEventDetector
-    from .estimators import CRNNClassifier, CRNNRegressor
     from .io import AudioLoader, load_audio
     from .modules import CRNN
     from .persistence import load, save
+    from .regressor import CRNNRegressor
     from .retrieval import CRNNEmbedder, SimilarityIndex
     from .transcription import CRNNTranscriber
     from .transformers import MelSpectrogramTransformer

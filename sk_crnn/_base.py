@@ -9,70 +9,52 @@ its ``predict``/``score``.
 
 import contextlib
 import inspect
-import warnings
 
 import numpy as np
 import torch
 from sklearn.utils import check_consistent_length
-from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 from skorch.exceptions import NotInitializedError
-from skorch.utils import is_dataset, to_tensor
+from skorch.utils import is_dataset
 
-from . import _embedding
+from . import _precision
 from ._docs import shared_docs
-from ._fit_checks import (
-    check_predict_device,
-    check_validation_callbacks,
-    stopped_early,
-    warn_interrupted,
-)
+from ._embedding import Embeddings
+from ._fit_checks import check_predict_device, check_validation_callbacks, warn_interrupted
+from ._fit_loop import TrainingLoop
 from ._inputs import check_spectrograms
 from ._parallel import worker_thread_limit
-from ._sample_weight import SampleWeighting, unpack_weighted
-from ._training import (
-    NET_PARAMETERS,
-    add_training_callbacks,
-    check_augment_sizes,
-    check_finite_loss,
-    check_relations,
-    draw_seed,
-    scaled_train_step,
-    seeded,
-    validation_datasets,
-)
+from ._sample_weight import SampleWeighting
+from ._training import NET_PARAMETERS, seeded
 from ._validation import (
     accepted_kwargs,
     required_kwargs,
     seed_from_random_state,
     validate_params,
 )
-from .augment import BatchAugment
 
 #: skorch >= 1.4 routes fit parameters by the public method that was called (fit or
 #: partial_fit); older skorch passes unknown fit parameters on to the module's forward.
 _SKORCH_ROUTES = "_routing_method" in inspect.signature(NeuralNet.fit_loop).parameters
 
 
-def _has_embeddings(est):
-    return est._embeds
-
-
-class SpectrogramNet(SampleWeighting, NeuralNet):
+class SpectrogramNet(SampleWeighting, TrainingLoop, Embeddings, NeuralNet):
     """Base of the CRNN estimators: a skorch net on spectrograms (n_clips, n_mels, n_frames).
 
     Subclasses set ``_parameter_constraints`` (this table plus their own entries),
     ``_monitors`` (metrics early stopping may watch), ``_target_time_axis`` (time axis of
     frame targets, for time shift) and ``_embeds`` (whether ``transform`` gives embeddings),
-    and implement ``_check_targets`` and ``predict``.
+    and implement ``_check_targets`` and ``predict``. The mixins hold one concept each:
+    ``SampleWeighting`` (``sample_weight`` and the batch loss), ``TrainingLoop`` (skorch's fit
+    loop: validation split, callbacks, augmenting collate step, train-step strategy) and
+    ``Embeddings`` (``embed``/``transform``).
     """
 
     #: The parameters checked in fit (a declarative table, see _validation.check_param);
-    #: subclasses extend it. Cross-parameter rules: _training.check_relations.
+    #: subclasses extend it. Cross-parameter rules: _check_relations.
     _parameter_constraints = NET_PARAMETERS
     _monitors = {"valid_loss": True}  # name -> lower is better
     _target_time_axis = None
-    _embeds = True
     _weighs_samples = False  # whether fit takes sample_weight
 
     def __init__(self, module, *, criterion, optimizer=torch.optim.Adam, lr=1e-3,
@@ -109,9 +91,41 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
     # -- parameters ---------------------------------------------------------------------------
     def _check_params(self):
         """Check the parameter table and the cross-parameter rules; return the device."""
-        device = validate_params(self, self._parameter_constraints)["device"]  # parsed once
-        check_relations(self, device)
-        return device
+        return validate_params(self, self._parameter_constraints)["device"]  # parsed once
+
+    def _check_relations(self, params):
+        """The cross-parameter rules (``params``: the checked values, the device parsed)."""
+        name = type(self).__name__
+        if self.validation_fraction and self.train_split is not None:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction!r} and train_split="
+                f"{self.train_split!r} both ask for a validation split; pass only one (set "
+                f"train_split=None to let {name} split off validation_fraction of the fit "
+                "data).")
+        if self.monitor not in self._monitors:
+            raise ValueError(f"monitor must be one of {sorted(self._monitors)} for {name}; "
+                             f"got {self.monitor!r}.")
+        if self.early_stopping and not self._has_validation():
+            raise ValueError("early_stopping=True needs validation data to monitor; set "
+                             "validation_fraction (for example validation_fraction=0.1).")
+        if self.weight_decay and "optimizer__weight_decay" in vars(self):
+            raise ValueError(f"weight_decay={self.weight_decay!r} and optimizer__weight_decay="
+                             f"{self.optimizer__weight_decay!r} are both set; pass only "
+                             "weight_decay.")
+        if self.precision == "16-mixed" and params["device"].type != "cuda":
+            raise ValueError(
+                f"precision='16-mixed' needs device='cuda' (got device={self.device!r}); on "
+                "CPU use precision='32', or precision='bf16' on a CPU with bfloat16 support.")
+
+    def _check_augment_sizes(self, n_mels, n_frames):
+        """Check the augmentation widths against the spectrogram shape seen in fit."""
+        for param, size, what in (("freq_mask", n_mels, "mel bands"),
+                                  ("time_mask", n_frames, "frames"),
+                                  ("time_shift", n_frames, "frames")):
+            value = getattr(self, param)
+            if value >= size:
+                raise ValueError(f"{param}={value} is not smaller than the {size} {what} of "
+                                 f"X; pass {param} < {size} (0 turns it off).")
 
     def _has_validation(self):
         return bool(self.validation_fraction) or self.train_split is not None
@@ -139,7 +153,7 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
         self._check_shape(X)
         return X
 
-    def _check_fit_data(self, X, y, *, reset, classes):
+    def _check_fit_data(self, X, y, *, reset, classes, weights=None, route="fit"):
         name = type(self).__name__
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None.")
@@ -151,9 +165,10 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
         check_consistent_length(X, y)
         if not reset:
             self._check_shape(X)
-        check_augment_sizes(self, *X.shape[-2:])
+        self._check_augment_sizes(*X.shape[-2:])
         y, fitted = self._check_targets(y, X, reset=reset, classes=classes)
-        if reset:  # set fitted attributes only once X and y are both valid
+        self._check_weighted_targets(y, weights, route, fitted)
+        if reset:  # set fitted attributes only once X, y and sample_weight are all valid
             self.n_mels_in_, self.n_frames_in_ = (int(s) for s in X.shape[-2:])
             for attr, value in fitted.items():
                 setattr(self, attr, value)
@@ -244,7 +259,8 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
         device = self._check_params()
         if classes is not None:
             classes = self._check_partial_fit_classes(classes, reset=reset)
-        X, y = self._check_fit_data(X, y, reset=reset, classes=classes)
+        X, y = self._check_fit_data(X, y, reset=reset, classes=classes, weights=weights,
+                                    route=route)
         X, y, weights, kept = self._weighted_clips(X, y, weights, route)
         if _SKORCH_ROUTES:
             fit_params = {"_routing_method": route, **fit_params}
@@ -256,8 +272,7 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
                 self._sample_weight = weights  # per-call state, dropped after the call;
                 vars(self)["_sample_criterion"] = self._unreduced_criterion()  # not registered
             self._augment = self._batch_augment()  # its seed comes after weight init
-            self._grad_scaler = (torch.amp.GradScaler("cuda") if self.precision == "16-mixed"
-                                 else None)
+            self._scaled_step = _precision.scaled_step(self.precision)
             super().partial_fit(X, y, **fit_params)
             interrupted = getattr(self, "_interrupted", None)
         if kept is not None and "validation_indices_" in vars(self):
@@ -266,18 +281,6 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
             warn_interrupted(self, route, *interrupted)
         self._after_training(X, y)
         return self
-
-    def fit_loop(self, X, y=None, epochs=None, **kwargs):
-        """skorch's fit loop, recording a KeyboardInterrupt (not one of skorch's
-        ``EarlyStopping``) in ``interrupted_epoch_``: the number of epochs completed."""
-        start = self._epochs_done = len(self.history)
-        try:
-            return super().fit_loop(X, y, epochs, **kwargs)
-        except KeyboardInterrupt:
-            if not stopped_early(self):
-                self.interrupted_epoch_ = self._epochs_done
-                self._interrupted = (start, self._epochs_done)
-            raise
 
     def _after_training(self, X, y):
         """Called after each fit / partial_fit with the checked data (subclasses tune
@@ -291,20 +294,9 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
             with seeded(seed_from_random_state(self.random_state), device):
                 yield
         finally:
-            for attr in ("_fit_device", "_augment", "_grad_scaler", "_loss_warned",
-                         "_epoch_losses", "_epochs_done", "_interrupted", "_sample_weight",
-                         "_sample_criterion"):
+            for attr in ("_fit_device", "_augment", "_scaled_step", "_loss_warned", "_epoch_losses",
+                         "_epochs_done", "_interrupted", "_sample_weight", "_sample_criterion"):
                 self.__dict__.pop(attr, None)
-
-    def _batch_augment(self):
-        augment = BatchAugment(
-            freq_mask=self.freq_mask, n_freq_masks=self.n_freq_masks, time_mask=self.time_mask,
-            n_time_masks=self.n_time_masks, time_shift=self.time_shift, mixup=self.mixup,
-            target_time_axis=self._target_time_axis, rng=None)
-        if not augment.active:
-            return None
-        augment.rng = np.random.default_rng(draw_seed())
-        return augment
 
     def _on_cuda(self):
         device = getattr(self, "_fit_device", None)
@@ -315,24 +307,10 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
     def _to_device(self, a):
         return torch.as_tensor(a, device=self.device) if self._on_cuda() else a
 
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """Split off ``validation_fraction`` of the fit data with skorch's ``ValidSplit``
-        (stratified for class labels), or defer to ``train_split``. On CUDA the data moves
-        to the device once."""
-        return validation_datasets(self, X, y, **fit_params)
-
     def initialize(self):
         """skorch's ``initialize``, forgetting a failed training (fresh weights)."""
         self.__dict__.pop("training_failed_", None)
         return super().initialize()
-
-    def initialize_callbacks(self):
-        """skorch's callbacks, with those of ``lr_schedule`` (before the log),
-        ``progress_bar`` and ``early_stopping`` (last) built from the parameters."""
-        super().initialize_callbacks()
-        if self.callbacks != "disable":
-            add_training_callbacks(self)
-        return self
 
     def initialize_module(self):
         """Build ``module_``, merging the sizes inferred at fit (``n_mels``, ``n_frames``,
@@ -343,8 +321,7 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
         """
         kwargs = self.get_params_for("module")
         if not isinstance(self.module, torch.nn.Module):
-            inferred = self._inferred_module_params() if hasattr(self, "n_outputs_") else {}
-            kwargs = {**accepted_kwargs(self.module, inferred), **kwargs}
+            kwargs = self._module_kwargs()
             missing = sorted(required_kwargs(self.module) & {"n_mels", "n_outputs"} - set(kwargs))
             if missing:
                 raise ValueError(
@@ -352,6 +329,14 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
                     f"fit(X, y) instead of initialize(), or pass module__{missing[0]}.")
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
+
+    def _module_kwargs(self, inferred=None):
+        """The arguments of the module class: the sizes inferred at fit (``inferred``; by
+        default ``_inferred_module_params()`` once fitted) that it accepts, under the user's
+        ``module__*`` parameters (which win)."""
+        if inferred is None:
+            inferred = self._inferred_module_params() if hasattr(self, "n_outputs_") else {}
+        return {**accepted_kwargs(self.module, inferred), **self.get_params_for("module")}
 
     def _inferred_module_params(self):
         """The module arguments that fit infers (subclasses may add their own)."""
@@ -378,80 +363,13 @@ class SpectrogramNet(SampleWeighting, NeuralNet):
         return args, kwargs
 
     # -- the training step --------------------------------------------------------------------
-    def _autocast(self):
-        device_type = "cuda" if self._on_cuda() else "cpu"
-        if self.precision == "bf16":
-            return torch.autocast(device_type, dtype=torch.bfloat16)
-        if self.precision == "16-mixed" and device_type == "cuda":
-            return torch.autocast("cuda", dtype=torch.float16)
-        return None
-
     def infer(self, x, **fit_params):
         """skorch's forward pass, under autocast when ``precision`` asks for it (outputs are
         returned as float32)."""
-        autocast = self._autocast() if self.precision != "32" else None
-        if autocast is None:
-            return super().infer(x, **fit_params)
-        with autocast:
-            return super().infer(x, **fit_params).float()
-
-    def train_step_single(self, batch, **fit_params):
-        """Forward and backward pass of one training batch, augmented (SpecAugment masks,
-        time shift, mixup) when asked; prediction and validation never augment."""
-        self._set_training(True)
-        Xi, yi, wi = unpack_weighted(batch)
-        partner = None
-        augment = getattr(self, "_augment", None)
-        if augment is not None:
-            Xi, yi, partner, wi = augment(to_tensor(Xi, device=self.device),
-                                          to_tensor(yi, device=self.device), weight=wi)
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self._loss(y_pred, yi, Xi, wi, training=True)
-        if partner is not None:  # mixup of class indices: mix the losses of both labels
-            y_partner, lam, w_partner = partner
-            loss = lam * loss + (1 - lam) * self._loss(y_pred, y_partner, Xi, w_partner,
-                                                       training=True)
-        scaler = getattr(self, "_grad_scaler", None)
-        (scaler.scale(loss) if scaler is not None else loss).backward()
-        return {"loss": loss, "y_pred": y_pred}
-
-    def train_step(self, batch, **fit_params):
-        """skorch's training step (gradient-scaled for precision='16-mixed'), stopping with a
-        clear error when the loss is not finite: the weights are not usable after that step,
-        so the net records why in ``training_failed_`` and refuses to predict."""
-        scaler = getattr(self, "_grad_scaler", None)
-        if scaler is not None:
-            step = scaled_train_step(self, scaler, batch, **fit_params)
-        else:
-            step = super().train_step(batch, **fit_params)
-        return check_finite_loss(self, step)
-
-    def on_epoch_end(self, net, **kwargs):
-        """Warn once per fit when the training loss climbs by orders of magnitude (100 times
-        its lowest epoch so far) while staying finite: training is diverging."""
-        self._epochs_done = len(self.history)  # training and validation of the epoch are done
-        super().on_epoch_end(net, **kwargs)
-        # the epoch's train_loss is logged after this: average its training batches'
-        batch_losses = [b["train_loss"] for b in self.history[-1]["batches"] if "train_loss" in b]
-        if not batch_losses:
-            return
-        self._epoch_losses = [*getattr(self, "_epoch_losses", []), float(np.mean(batch_losses))]
-        losses = self._epoch_losses
-        if len(losses) >= 2 and losses[-1] > 100 * min(losses) > 0 and not getattr(
-                self, "_loss_warned", False):
-            self._loss_warned = True
-            warnings.warn(
-                f"{type(self).__name__}: the training loss climbed from {min(losses):.4g} to "
-                f"{losses[-1]:.4g} by epoch {len(self.history)}; training is diverging. Lower "
-                f"lr (currently {self.lr}) or check the input scaling and the targets.",
-                RuntimeWarning, stacklevel=2)
+        return _precision.forward(super().infer, x, self.precision, self._on_cuda(),
+                                  **fit_params)
 
     # -- prediction ---------------------------------------------------------------------------
-    embed = _embedding.embed
-    transform = available_if(_has_embeddings)(_embedding.transform)
-    fit_transform = available_if(_has_embeddings)(_embedding.fit_transform)
-    get_feature_names_out = available_if(_has_embeddings)(_embedding.get_feature_names_out)
-
     def check_is_fitted(self, attributes=None, *args, **kwargs):
         """skorch's check, and a clear error after a training whose loss became NaN/inf."""
         failed = getattr(self, "training_failed_", None)

@@ -9,10 +9,11 @@ equal train exactly as no weights.
 
 import numpy as np
 import torch
-from skorch.dataset import Dataset, unpack_data
+from skorch.dataset import Dataset
 from skorch.utils import is_dataset, to_tensor
 
 from ._validation import accepted_kwargs
+from .augment import MixedClasses
 
 
 def check_sample_weight(sample_weight, n_clips, name):
@@ -57,7 +58,7 @@ def check_sample_weight(sample_weight, n_clips, name):
     return weights
 
 
-_WEIGHT_KEY = "sample_weight"
+_WEIGHT_KEY = "sample_weight"  # as augment.AugmentedCollate names it
 
 
 def weighted_dataset(X, y, sample_weight):
@@ -65,14 +66,6 @@ def weighted_dataset(X, y, sample_weight):
     ``({"X": Xi, "sample_weight": wi}, yi)`` (skorch's callbacks need ``(X, y)`` items whose
     ``y`` is the target)."""
     return Dataset({"X": X, _WEIGHT_KEY: np.asarray(sample_weight, dtype=np.float32)}, y)
-
-
-def unpack_weighted(batch):
-    """``(Xi, yi, weights)`` of a batch; weights is None for a batch without them."""
-    Xi, yi = unpack_data(batch)
-    if isinstance(Xi, dict) and _WEIGHT_KEY in Xi:
-        return Xi["X"], yi, Xi[_WEIGHT_KEY]
-    return Xi, yi, None
 
 
 def weighted_loss(per_sample, weights):
@@ -133,6 +126,11 @@ class SampleWeighting:
             loss_weights = None
         return X, y, loss_weights, kept
 
+    def _check_weighted_targets(self, y, weights, method, fitted):
+        """Check the checked targets ``y`` against ``sample_weight`` (None without it) before
+        ``fit`` sets the fitted attributes ``fitted`` (the classifier needs 2 classes of
+        positive weight)."""
+
     def _sample_weights(self, weights, y, method):
         """The per-clip loss weights of checked ``sample_weight`` (the classifier folds
         ``class_weight`` into them)."""
@@ -158,28 +156,86 @@ class SampleWeighting:
             return super().get_dataset(X, y)
         return weighted_dataset(X, y, weights)
 
-    def _loss(self, y_pred, y_true, X, weights, training):
-        """``get_loss``, or the weighted mean of the clips' losses when the batch carries
-        weights."""
+    def infer(self, x, **fit_params):
+        """skorch's forward pass; the weights a weighted batch carries are not the module's
+        input."""
+        if isinstance(x, dict) and _WEIGHT_KEY in x:
+            x = x["X"]
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The loss of a batch: the criterion's (``_criterion_loss``), the weighted mean of
+        the clips' losses when ``X`` carries weights, and for mixup of class indices
+        (:class:`~sk_crnn.augment.MixedClasses` targets) the mix of both labels' losses."""
+        weights = None
+        if isinstance(X, dict) and _WEIGHT_KEY in X:
+            X, weights = X["X"], X[_WEIGHT_KEY]
+        if isinstance(y_true, MixedClasses):
+            return y_true.mix(lambda y, w: self._clip_loss(y_pred, y, X, w, training))
+        return self._clip_loss(y_pred, y_true, X, weights, training)
+
+    def _clip_loss(self, y_pred, y_true, X, weights, training):
         if weights is None:
-            return self.get_loss(y_pred, y_true, X=X, training=training)
+            return self._criterion_loss(y_pred, y_true, X=X, training=training)
         y_true = to_tensor(y_true, device=self.device)
         return weighted_loss(self._sample_criterion(y_pred, y_true), weights)
 
-    def validation_step(self, batch, **fit_params):
-        """skorch's validation step; the loss is weighted when the batch carries weights."""
-        Xi, yi, wi = unpack_weighted(batch)
-        if wi is None:
-            return super().validation_step(batch, **fit_params)
-        self._set_training(False)
-        with torch.no_grad():
-            y_pred = self.infer(Xi, **fit_params)
-            loss = self._loss(y_pred, yi, Xi, wi, training=False)
-        return {"loss": loss, "y_pred": y_pred}
+    def _criterion_loss(self, y_pred, y_true, X=None, training=False):
+        """skorch's loss of a batch (the criterion); estimators with their own loss (CTC,
+        the clip head) override this."""
+        return super().get_loss(y_pred, y_true, X=X, training=training)
 
-    def evaluation_step(self, batch, training=False):
-        """skorch's forward pass of a batch (a validation batch's weights are not needed)."""
-        Xi, yi, weights = unpack_weighted(batch)
-        if weights is not None:
-            batch = (Xi, yi)
-        return super().evaluation_step(batch, training=training)
+
+class WeighsClips:
+    """``fit`` and ``partial_fit`` with ``sample_weight`` (classifier and regressor)."""
+
+    _weighs_samples = True
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit the network on spectrograms (re-initialized unless ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms, e.g. from ``MelSpectrogramTransformer``.
+        y : array-like
+            Targets, one per clip (see the estimator's description).
+        sample_weight : array-like of shape (n_clips,) or None, default=None
+            Non-negative weights of the clips: the loss of each batch is the weighted mean
+            of its clips' losses (``sum(w * loss) / sum(w)``), so a weight of 2 counts a clip
+            about as much as two copies of it; clips of weight 0 are left out of training
+            and of the ``validation_fraction`` split. The classifier's ``class_weight``
+            multiplies them, as in scikit-learn. ``valid_loss`` is weighted too.
+        **fit_params : dict
+            Passed to skorch (the module's ``forward`` and ``train_split``).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return super().fit(X, y, sample_weight=sample_weight, **fit_params)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initializing a fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_clips, 1, n_mels, n_frames)
+            Spectrograms; their shape must match earlier calls.
+        y : array-like
+            Targets, one per clip.
+        classes : array-like of shape (n_classes,) or None, default=None
+            The classifier's labels, as in scikit-learn's ``partial_fit`` (needed on the
+            first call when its chunk lacks some classes); the regressor takes none.
+        sample_weight : array-like of shape (n_clips,) or None, default=None
+            Non-negative weights of the clips, as in ``fit``.
+        **fit_params : dict
+            Passed to skorch.
+
+        Returns
+        -------
+        self : object
+        """
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight,
+                                   **fit_params)

@@ -1,18 +1,15 @@
-"""Private training machinery of the CRNN estimators: class weights, the validation split's
-size check, the learning-rate schedule and early-stopping callbacks, and the float16
-gradient-scaled training step.
+"""Private training machinery of the CRNN estimators, as functions of plain values: the
+parameter table, seeding, class weights, the validation split's size check, the
+learning-rate schedule and early-stopping callbacks, and training windows. (The training
+loop itself is ``_fit_loop.TrainingLoop``.)
 """
 
 import contextlib
-import math
 
 import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_class_weight
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
-from skorch.dataset import ValidSplit
-from skorch.utils import TeeGenerator
+from skorch.callbacks import EarlyStopping, LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau
 
 from ._validation import BOOL, Interval, Options, Rule, check_device, seed_from_random_state
@@ -53,42 +50,6 @@ NET_PARAMETERS = {
     "precision": Options(*PRECISIONS),
     "compile": BOOL,
 }
-
-
-# -- cross-parameter rules ----------------------------------------------------------------------
-def check_relations(self, device):
-    """The cross-parameter rules of a CRNN estimator ``self``; ``device`` is resolved."""
-    name = type(self).__name__
-    if self.validation_fraction and self.train_split is not None:
-        raise ValueError(
-            f"validation_fraction={self.validation_fraction!r} and train_split="
-            f"{self.train_split!r} both ask for a validation split; pass only one (set "
-            f"train_split=None to let {name} split off validation_fraction of the fit data)."
-        )
-    if self.monitor not in self._monitors:
-        raise ValueError(f"monitor must be one of {sorted(self._monitors)} for {name}; got "
-                         f"{self.monitor!r}.")
-    if self.early_stopping and not self._has_validation():
-        raise ValueError("early_stopping=True needs validation data to monitor; set "
-                         "validation_fraction (for example validation_fraction=0.1).")
-    if self.weight_decay and "optimizer__weight_decay" in vars(self):
-        raise ValueError(f"weight_decay={self.weight_decay!r} and optimizer__weight_decay="
-                         f"{self.optimizer__weight_decay!r} are both set; pass only "
-                         "weight_decay.")
-    if self.precision == "16-mixed" and device.type != "cuda":
-        raise ValueError(
-            f"precision='16-mixed' needs device='cuda' (got device={self.device!r}); on CPU "
-            "use precision='32', or precision='bf16' on a CPU with bfloat16 support.")
-
-def check_augment_sizes(self, n_mels, n_frames):
-    """Check the augmentation widths against the spectrogram shape seen in fit."""
-    for param, size, what in (("freq_mask", n_mels, "mel bands"),
-                              ("time_mask", n_frames, "frames"),
-                              ("time_shift", n_frames, "frames")):
-        value = getattr(self, param)
-        if value >= size:
-            raise ValueError(f"{param}={value} is not smaller than the {size} {what} of X; "
-                             f"pass {param} < {size} (0 turns it off).")
 
 
 @contextlib.contextmanager
@@ -188,25 +149,6 @@ def check_validation_split(y, fraction, *, stratify):
             )
 
 
-def validation_datasets(self, X, y, **fit_params):
-    """Train and validation datasets of net ``self``: ``validation_fraction`` of the fit data
-    split off with skorch's ``ValidSplit`` (stratified for class labels, seeded from torch's
-    RNG), or skorch's own ``train_split``. On CUDA the data moves to the device once."""
-    self.__dict__.pop("validation_indices_", None)
-    if not self.validation_fraction:
-        if self.train_split or not self._on_cuda():
-            return NeuralNet.get_split_datasets(self, X, y, **fit_params)
-        return self.get_dataset(self._to_device(X), self._to_device(y)), None
-    y_np = np.asarray(y)
-    stratify = y_np.ndim == 1 and y_np.dtype.kind in "iu"  # encoded class labels
-    check_validation_split(y_np, self.validation_fraction, stratify=stratify)
-    split = ValidSplit(self.validation_fraction, stratified=stratify,
-                       random_state=draw_seed())
-    train, valid = split(self.get_dataset(self._to_device(X), self._to_device(y_np)), y_np)
-    self.validation_indices_ = np.sort(np.asarray(valid.indices))
-    return train, valid
-
-
 # -- callbacks ----------------------------------------------------------------------------------
 class FitScheduler(LRScheduler):
     """skorch's ``LRScheduler``, whose torch scheduler is not pickled.
@@ -259,94 +201,34 @@ OWNED_CALLBACK_ARGS = {
 }
 
 
-def training_callbacks(est, *, validation):
+def training_callbacks(*, lr_schedule, lr, max_epochs, patience, early_stopping, monitor,
+                       lower_is_better, validation):
     """The ``(name, callback)`` pairs that ``lr_schedule`` and ``early_stopping`` ask for,
-    built from the (already validated) parameters when the net initializes.
+    built from the (already validated) parameters of the same names when the net
+    initializes; ``validation``: whether the fit has validation data.
 
     Returns ``(schedulers, stoppers)``: schedulers go before the log, early stopping after
     everything else (it ends training by raising KeyboardInterrupt, after the epoch is logged).
     """
     schedulers, stoppers = [], []
-    if est.lr_schedule == "cosine":
-        scheduler = FitScheduler(policy=CosineAnnealingLR, T_max=est.max_epochs, last_epoch=-1)
+    if lr_schedule == "cosine":
+        scheduler = FitScheduler(policy=CosineAnnealingLR, T_max=max_epochs, last_epoch=-1)
         schedulers.append(("lr_scheduler", scheduler))
-    elif est.lr_schedule == "onecycle":
-        schedulers.append(("lr_scheduler", OneCycleScheduler(max_lr=est.lr)))
-    elif est.lr_schedule == "plateau":
+    elif lr_schedule == "onecycle":
+        schedulers.append(("lr_scheduler", OneCycleScheduler(max_lr=lr)))
+    elif lr_schedule == "plateau":
         scheduler = FitScheduler(
             policy=ReduceLROnPlateau,
             monitor="valid_loss" if validation else "train_loss",
-            patience=max(est.patience // 2, 1),
+            patience=max(patience // 2, 1),
             factor=0.1,  # ReduceLROnPlateau's default, given so that it is a settable param
         )
         schedulers.append(("lr_scheduler", scheduler))
-    if est.early_stopping:
-        stopper = EarlyStopping(monitor=est.monitor, patience=est.patience,
-                                lower_is_better=est._monitors[est.monitor], load_best=True)
+    if early_stopping:
+        stopper = EarlyStopping(monitor=monitor, patience=patience,
+                                lower_is_better=lower_is_better, load_best=True)
         stoppers.append(("early_stopping", stopper))
     return schedulers, stoppers
-
-
-def add_training_callbacks(self):
-    """Add the callbacks of ``lr_schedule``, ``progress_bar`` and ``early_stopping`` to the
-    initialized ``callbacks_`` of net ``self``; ``callbacks__<name>__<arg>`` parameters apply
-    to them, except those an estimator parameter sets (an error names it)."""
-    schedulers, stoppers = training_callbacks(self, validation=self._has_validation())
-    progress = [("progress_bar", ProgressBar())] if self.progress_bar is True else []
-    taken = {name for name, _ in self.callbacks_}
-    for name, callback in schedulers + progress + stoppers:
-        if name in taken:
-            raise ValueError(f"callbacks holds a callback named {name!r}, which "
-                             f"{type(self).__name__} builds from its parameters; rename "
-                             "yours or turn the parameter off.")
-        params = self.get_params_for("callbacks__" + name)
-        owned = {k: v for k, v in OWNED_CALLBACK_ARGS.get(name, {}).items() if k in params}
-        if owned:
-            arg, param = next(iter(owned.items()))
-            raise ValueError(f"callbacks__{name}__{arg} is set by the estimator's {param} "
-                             f"parameter; set {param} instead.")
-        callback.set_params(**params)
-        callback.initialize()
-    at = next((i for i, (n, _) in enumerate(self.callbacks_) if n == "print_log"),
-              len(self.callbacks_))
-    self.callbacks_[at:at] = schedulers
-    self.callbacks_ += progress + stoppers
-
-
-def check_finite_loss(self, step):
-    """Return the step of net ``self``, or stop training with a clear error when its loss is
-    not finite: the weights are not usable after that step, so the net records why in
-    ``training_failed_`` and refuses to predict."""
-    loss = step["loss"].item()
-    if not math.isfinite(loss):
-        epoch = len(self.history)
-        n_batch = len(self.history[-1]["batches"]) if epoch else 0
-        self.training_failed_ = f"its training loss became {loss} at epoch {epoch}"
-        raise FloatingPointError(
-            f"Training loss became {loss} at epoch {epoch}, batch {n_batch}; lower lr "
-            f"(currently {self.lr}) or check the input scaling (for example standardise "
-            "the spectrograms) and the targets.")
-    return step
-
-
-# -- the float16 training step ------------------------------------------------------------------
-def scaled_train_step(net, scaler, batch, **fit_params):
-    """One optimizer step of ``net`` with float16 gradient scaling (precision='16-mixed')."""
-    net._zero_grad_optimizer()
-    step = net.train_step_single(batch, **fit_params)
-    optimizers = [getattr(net, name + "_") for name in net._optimizers]
-    for optimizer in optimizers:
-        scaler.unscale_(optimizer)
-    net.notify(
-        "on_grad_computed",
-        named_parameters=TeeGenerator(net.get_all_learnable_params()),
-        batch=batch,
-        training=True,
-    )
-    for optimizer in optimizers:
-        scaler.step(optimizer)
-    scaler.update()
-    return step
 
 
 def draw_seed():
@@ -366,17 +248,17 @@ def unwrap_subsets(dataset):
     return dataset, indices
 
 
-def window_dataset(net, dataset, n_windows):
-    """A skorch dataset of the clips of ``dataset`` (a skorch ``Dataset`` or a ``Subset`` of
-    one) each cut into ``n_windows`` windows of ``ceil(n_frames / n_windows)`` frames, evenly
-    spaced from the first frame to the last (they cover every frame, overlapping by less than
-    a frame per window), clip after clip. ``X`` has the frames on its last axis, ``y`` (frame
-    targets) on axis 1; either may be a numpy array or a tensor. Returns ``dataset`` unchanged
-    when ``n_windows`` is 1 or its arrays cannot be reached."""
+def window_arrays(dataset, n_windows):
+    """The clips of ``dataset`` (a skorch ``Dataset`` or a ``Subset`` of one) each cut into
+    ``n_windows`` windows of ``ceil(n_frames / n_windows)`` frames, evenly spaced from the
+    first frame to the last (they cover every frame, overlapping by less than a frame per
+    window), clip after clip: ``(X_windows, y_windows)``. ``X`` has the frames on its last
+    axis, ``y`` (frame targets) on axis 1; either may be a numpy array or a tensor. Returns
+    None when ``n_windows`` is 1 or the arrays cannot be reached."""
     base, indices = unwrap_subsets(dataset)
     X, y = getattr(base, "X", None), getattr(base, "y", None)
     if n_windows <= 1 or X is None or y is None or not hasattr(X, "shape"):
-        return dataset
+        return None
     if indices is not None:
         X, y = X[indices], y[indices]
     n_frames = X.shape[-1]
@@ -385,4 +267,4 @@ def window_dataset(net, dataset, n_windows):
     stack = torch.stack if isinstance(X, torch.Tensor) else np.stack
     Xw = stack([X[..., s:s + width] for s in starts], 1).reshape(-1, *X.shape[1:-1], width)
     yw = stack([y[:, s:s + width] for s in starts], 1).reshape(-1, width, *y.shape[2:])
-    return net.get_dataset(Xw, yw)
+    return Xw, yw

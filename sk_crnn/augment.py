@@ -1,14 +1,19 @@
 """Augmentation of training batches of spectrograms: SpecAugment masks, time shift, mixup.
 
-The CRNN estimators apply these to training batches only (inside their training step), never
-when predicting. Every function draws its randomness from a ``numpy.random.Generator``, so a
-seeded generator gives the same augmented batches on any device.
+The CRNN estimators apply these to training batches only (in the collate step of the training
+data loader, :class:`AugmentedCollate`), never when predicting. Every function draws its
+randomness from a ``numpy.random.Generator``, so a seeded generator gives the same augmented
+batches on any device.
 """
 
 import numpy as np
 import torch
+from torch.utils.data import default_collate
 
-__all__ = ["BatchAugment", "mask_bands", "mixup_batch", "roll_frames", "shift_time"]
+__all__ = ["AugmentedCollate", "BatchAugment", "MixedClasses", "mask_bands", "mixup_batch",
+           "roll_frames", "shift_time"]
+
+_WEIGHT_KEY = "sample_weight"
 
 
 def _per_clip_mean(X):
@@ -213,3 +218,75 @@ class BatchAugment:
             mixed_weight = None if weight is None else lam * weight + (1 - lam) * w_perm
             return X, lam * y + (1 - lam) * y[perm], None, mixed_weight
         return X, y, (y[perm], lam, w_perm), weight
+
+
+class MixedClasses:
+    """The targets of a mixup batch of class indices: the loss is mixed instead of them.
+
+    ``loss(y_pred, ...)`` of a batch whose targets are a ``MixedClasses`` is
+    ``lam * loss(y) + (1 - lam) * loss(y_partner)``, each weighted by its clips' weights
+    (see :meth:`mix`).
+
+    Parameters
+    ----------
+    y, y_partner : torch.Tensor of shape (batch, ...)
+        The targets of the clips and of their mixup partners.
+    lam : float
+        The mixing weight of the batch.
+    weight, weight_partner : torch.Tensor of shape (batch,) or None
+        The loss weights (``sample_weight``) of the clips and of their partners.
+    """
+
+    def __init__(self, y, y_partner, lam, weight=None, weight_partner=None):
+        self.y, self.y_partner, self.lam = y, y_partner, lam
+        self.weight, self.weight_partner = weight, weight_partner
+
+    def __len__(self):
+        return len(self.y)
+
+    def mix(self, loss_fn):
+        """``lam * loss_fn(y, weight) + (1 - lam) * loss_fn(y_partner, weight_partner)``."""
+        return (self.lam * loss_fn(self.y, self.weight)
+                + (1 - self.lam) * loss_fn(self.y_partner, self.weight_partner))
+
+
+class AugmentedCollate:
+    """The collate step of a training data loader: stack the items, then augment the batch.
+
+    Given as the ``collate_fn`` of skorch's ``iterator_train`` during ``fit``. Items are
+    ``(X, y)`` or, with ``sample_weight``, ``({"X": X, "sample_weight": w}, y)``; the batch
+    keeps that layout. For mixup of class indices the targets become :class:`MixedClasses`
+    (the loss mixes them).
+
+    Parameters
+    ----------
+    augment : BatchAugment or None
+        The augmentation (None: none, as for validation batches).
+    collate_fn : callable or None, default=None
+        Stacks the items into a batch (torch's ``default_collate`` when None).
+    prepare : callable or None, default=None
+        Applied to the stacked ``(X, y)`` batch before augmenting (the transcriber cuts the
+        padding after its longest clip).
+    """
+
+    def __init__(self, augment, collate_fn=None, prepare=None):
+        self.augment, self.collate_fn, self.prepare = augment, collate_fn, prepare
+
+    def preparing(self, prepare):
+        """A copy that applies ``prepare`` to the stacked batch before augmenting it."""
+        return AugmentedCollate(self.augment, self.collate_fn, prepare)
+
+    def __call__(self, items):
+        Xi, yi = (self.collate_fn or default_collate)(items)
+        weights = None
+        if isinstance(Xi, dict) and _WEIGHT_KEY in Xi:
+            Xi, weights = Xi["X"], Xi[_WEIGHT_KEY]
+        if self.prepare is not None:
+            Xi, yi = self.prepare(Xi, yi)
+        if self.augment is not None:
+            Xi, yi, partner, weights = self.augment(torch.as_tensor(Xi), torch.as_tensor(yi),
+                                                    weight=weights)
+            if partner is not None:
+                y_partner, lam, weight_partner = partner
+                yi = MixedClasses(yi, y_partner, lam, weights, weight_partner)
+        return (Xi if weights is None else {"X": Xi, _WEIGHT_KEY: weights}), yi

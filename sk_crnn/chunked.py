@@ -84,7 +84,8 @@ def fit_in_chunks(pipeline, X, y, *, chunk_size=1000, n_passes=1, classes=None, 
     >>> pipe.predict(X[:3]).shape
     (3,)
     """
-    from .estimators import CRNNClassifier, CRNNRegressor
+    from .classifier import CRNNClassifier
+    from .regressor import CRNNRegressor
 
     if not isinstance(pipeline, Pipeline) or len(pipeline.steps) < 2:
         raise TypeError("pipeline must be a scikit-learn Pipeline of transformers followed by "

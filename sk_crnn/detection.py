@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from ._base import SpectrogramNet
 from ._detection_targets import check_some_active, check_target_layout
 from ._docs import BATCH_SIZE_DOC, COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
-from ._training import window_dataset
+from ._training import window_arrays
 from ._validation import Interval, Options, Rule
 from .events import (
     check_event_lists,
@@ -19,6 +19,7 @@ from .events import (
     frames_to_events,
     is_frame_matrix,
     plain_label,
+    split_weak_labels,
 )
 from .modules import FrameCRNN, attention_pool
 
@@ -33,55 +34,6 @@ def _check_pos_weight(value, name):
             np.all(np.isfinite(weights)) and np.all(weights > 0)):
         raise ValueError(f"{name} must be 'sqrt', 'balanced', a positive number, an array of "
                          f"one positive weight per class or None; got {value!r}.")
-
-
-def _is_event(item):
-    """Whether a label-list item is (meant as) a timed event (onset, offset, label): a
-    sequence, where a label without times is a scalar."""
-    return isinstance(item, (tuple, list, np.ndarray))
-
-
-def split_weak_labels(y):
-    """Split per-clip label lists into timed events and clip labels without times.
-
-    Each clip is a list of ``(onset, offset, label)`` events (strong labels) or a list of
-    labels without times (weak labels: the classes heard somewhere in the clip); an empty
-    list is a clip without events (strong: no class active in any frame).
-
-    Returns
-    -------
-    events : list of list
-        Per clip its events; ``[]`` for a weakly labelled clip.
-    weak : list of list
-        Per clip its labels without times; ``[]`` for a strongly labelled clip.
-    is_weak : ndarray of bool, shape (n_clips,)
-    """
-    if isinstance(y, (str, bytes)) or not hasattr(y, "__len__"):
-        raise ValueError(f"y must be a list of label lists, one per clip; got "
-                         f"{type(y).__name__}.")
-    events, weak = [], []
-    for i, clip in enumerate(y):
-        if isinstance(clip, (str, bytes)) or not hasattr(clip, "__iter__"):
-            raise ValueError(
-                f"y[{i}] is {clip!r}; each clip takes a list: of (onset, offset, label) "
-                f"events, or of labels without times (weak labels, e.g. [{clip!r}]).")
-        clip = list(clip)
-        timed = [_is_event(item) for item in clip]
-        if any(timed) and not all(timed):
-            bare = clip[timed.index(False)]
-            raise ValueError(
-                f"y[{i}] mixes events with times and labels without times ({bare!r}); a clip "
-                "takes either (onset, offset, label) events (strong labels) or labels "
-                "without times (weak labels), not both. Give the times of every event, or "
-                "the clip's labels only.")
-        if clip and not any(timed):
-            events.append([])
-            weak.append(list(dict.fromkeys(plain for plain in clip)))
-        else:
-            events.append(clip)
-            weak.append([])
-    is_weak = np.array([bool(w) for w in weak], dtype=bool)
-    return events, weak, is_weak
 
 
 TRAIN_WINDOW = 1.0
@@ -212,14 +164,14 @@ default="sqrt"
         self.classes = classes
         self.train_window = train_window
 
-    def _check_fit_data(self, X, y, *, reset, classes=None):
+    def _check_fit_data(self, X, y, *, reset, classes=None, **weighting):
         check_target_layout(y)  # a string or flat events, before the count of clips
         if self.threshold == "auto" and not self.validation_fraction:
             raise ValueError(
                 "threshold='auto' tunes the thresholds on the validation split, but there is "
                 f"none (validation_fraction={self.validation_fraction!r}); set "
                 "validation_fraction (for example 0.2), or give a number.")
-        return super()._check_fit_data(X, y, reset=reset, classes=classes)
+        return super()._check_fit_data(X, y, reset=reset, classes=classes, **weighting)
 
     def _sigmoid_outputs(self):
         return True
@@ -369,7 +321,8 @@ default="sqrt"
         n_windows = self._n_windows()
         if n_windows > 1:
             self._check_window(-(-self.n_frames_in_ // n_windows))
-        return window_dataset(self, train, n_windows), valid
+        windows = window_arrays(train, n_windows)
+        return (train if windows is None else self.get_dataset(*windows)), valid
 
     def _check_window(self, width):
         """The window must hold what the network and the time augmentation need."""
@@ -383,12 +336,12 @@ default="sqrt"
                 f"time_shift={self.time_shift}); raise train_window, lower time_mask / "
                 "time_shift, or set train_window=None to train on whole clips.")
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
+    def _criterion_loss(self, y_pred, y_true, X=None, training=False):
         """The criterion per frame; with the clip head (weak labels), the frame BCE over the
         strongly labelled clips plus the BCE of the attention-pooled clip probabilities
         against the clip labels (the classes active in any frame) over all clips."""
         if not getattr(self, "clip_head_", False):
-            return super().get_loss(y_pred, y_true, X=X, training=training)
+            return super()._criterion_loss(y_pred, y_true, X=X, training=training)
         n = self.n_outputs_
         if y_pred.shape[-1] != 2 * n:
             raise ValueError(

@@ -1,7 +1,8 @@
 """Event lists: per clip, ``(onset, offset, label)`` triples with times in seconds.
 
-Their validation, the conversion to and from frame matrices, and the label helpers used by the
-event detector, the metrics, the plots and the command line.
+Their validation, the parsing of a detector's per-clip label lists (events with times, or
+weak labels without), the conversion to and from frame matrices, and the label helpers used
+by the event detector, the metrics, the plots and the command line.
 """
 
 import numpy as np
@@ -119,6 +120,55 @@ def event_classes(events):
         raise ValueError(f"Event labels mix {' and '.join(sorted(first))} ({examples}); use one "
                          "type for all labels, e.g. all strings.")
     return np.asarray(sorted(labels))
+
+
+def _is_event(item):
+    """Whether a label-list item is (meant as) a timed event (onset, offset, label): a
+    sequence, where a label without times is a scalar."""
+    return isinstance(item, (tuple, list, np.ndarray))
+
+
+def split_weak_labels(y):
+    """Split per-clip label lists into timed events and clip labels without times.
+
+    Each clip is a list of ``(onset, offset, label)`` events (strong labels) or a list of
+    labels without times (weak labels: the classes heard somewhere in the clip); an empty
+    list is a clip without events (strong: no class active in any frame).
+
+    Returns
+    -------
+    events : list of list
+        Per clip its events; ``[]`` for a weakly labelled clip.
+    weak : list of list
+        Per clip its labels without times; ``[]`` for a strongly labelled clip.
+    is_weak : ndarray of bool, shape (n_clips,)
+    """
+    if isinstance(y, (str, bytes)) or not hasattr(y, "__len__"):
+        raise ValueError(f"y must be a list of label lists, one per clip; got "
+                         f"{type(y).__name__}.")
+    events, weak = [], []
+    for i, clip in enumerate(y):
+        if isinstance(clip, (str, bytes)) or not hasattr(clip, "__iter__"):
+            raise ValueError(
+                f"y[{i}] is {clip!r}; each clip takes a list: of (onset, offset, label) "
+                f"events, or of labels without times (weak labels, e.g. [{clip!r}]).")
+        clip = list(clip)
+        timed = [_is_event(item) for item in clip]
+        if any(timed) and not all(timed):
+            bare = clip[timed.index(False)]
+            raise ValueError(
+                f"y[{i}] mixes events with times and labels without times ({bare!r}); a clip "
+                "takes either (onset, offset, label) events (strong labels) or labels "
+                "without times (weak labels), not both. Give the times of every event, or "
+                "the clip's labels only.")
+        if clip and not any(timed):
+            events.append([])
+            weak.append(list(dict.fromkeys(plain for plain in clip)))
+        else:
+            events.append(clip)
+            weak.append([])
+    is_weak = np.array([bool(w) for w in weak], dtype=bool)
+    return events, weak, is_weak
 
 
 def events_to_frames(events, *, n_frames, frame_rate, classes):

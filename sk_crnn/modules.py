@@ -1,16 +1,45 @@
-"""The CRNN torch module: convolution blocks, a recurrent layer over time, a temporal head."""
+"""The CRNN torch module: convolution blocks, a recurrent layer over time, a temporal head.
+
+The networks built on it for the other tasks, :class:`FrameCRNN` (with
+:func:`attention_pool`), :class:`EmbeddingCRNN` and :class:`SequenceCRNN`, live in modules of
+their own and are imported from here (``sk_crnn.modules.FrameCRNN``).
+"""
 
 from numbers import Integral
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ._docs import shared_docs
 
 RNN_TYPES = ("gru", "lstm")
 POOLINGS = ("mean", "max", "attention", "last")
 CONV_CHANNELS = (32, 64, 64)  # CRNN's default conv blocks
+
+#: The networks of the other tasks, each in a module of its own, imported on first use (PEP
+#: 562) under their public path ``sk_crnn.modules.<name>``.
+_TASK_NETWORKS = {"FrameCRNN": "._frame_crnn", "attention_pool": "._frame_crnn",
+                  "EmbeddingCRNN": "._embedding_crnn", "SequenceCRNN": "._sequence_crnn"}
+
+
+def __getattr__(name):
+    if name in _TASK_NETWORKS:
+        import importlib
+
+        return getattr(importlib.import_module(_TASK_NETWORKS[name], __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_TASK_NETWORKS])
+
+
+def default_time_pool(conv_channels=CONV_CHANNELS):
+    """The default ``time_pool`` of the frame-wise and per-step networks (:class:`FrameCRNN`,
+    :class:`SequenceCRNN`): pool time by 2 in the first conv block of ``conv_channels`` and
+    not after (``conv_channels`` as :class:`CRNN` takes it: an int is one block)."""
+    n_blocks = 1 if isinstance(conv_channels, Integral) else len(tuple(conv_channels))
+    return (2,) + (1,) * (n_blocks - 1)
 
 
 def _per_block(value, name, n_blocks):
@@ -359,262 +388,3 @@ class CRNN(nn.Module):
         out : torch.Tensor of shape (batch, n_outputs)
         """
         return self.head(self.dropout(self.embed(X)))
-
-
-class FrameCRNN(nn.Module):
-    """A :class:`CRNN` with one output vector per input frame.
-
-    The recurrent output of every time step (``CRNN.sequence``) goes through the CRNN's
-    dropout and linear output layer, giving ``n_outputs`` logits per step; where the conv
-    blocks pooled over time (``time_pool > 1``) the steps are repeated (nearest-neighbour
-    upsampling) back to the number of input frames.
-
-    With ``clip_head=True`` a second linear layer gives, per step and class, the logit of an
-    attention over time (the weak head of the DCASE task 4 baseline): the clip-level
-    probability of a class is the attention-weighted mean of its frame probabilities
-    (:func:`attention_pool`), which lets clip labels without times train the frame outputs.
-
-    Parameters
-    ----------
-    n_mels : int
-        Number of mel bands.
-    n_outputs : int
-        Number of event classes.
-    n_frames : int or None, default=None
-        Number of frames; None accepts any length that survives the time pooling.
-    clip_head : bool, default=False
-        Also output the attention logits (see above).
-    time_pool : int, tuple of int or None, default=None
-        As :class:`CRNN`'s; None pools time by 2 in the first conv block and not after (the
-        recurrent layer runs at half the frame rate, as the DCASE task 4 baseline pools time
-        in its first blocks): half the conv and recurrent work, and outputs steady over
-        pairs of frames. 1 keeps every frame.
-    input_norm : bool, default=True
-        As :class:`CRNN`'s (a BatchNorm over the mel bands of the input), but on by default:
-        a detector sees raw log-mels (dB values far from 0) unless the transformer
-        standardises them, and this needs no fitted statistics.
-    rnn_layers : int, default=2
-        As :class:`CRNN`'s, but two stacked GRU layers by default, as in the DCASE task 4
-        baseline: on the keyword scenes of ``bench_sed`` the second layer lifted event F1 on
-        every seed (``benchmarks/README.md``).
-    **crnn_params : dict
-        Any other :class:`CRNN` argument (``conv_channels``, ``rnn_hidden``, ...) except
-        ``pooling``, which a frame-wise output has no use for.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sk_crnn.modules import FrameCRNN
-    >>> net = FrameCRNN(n_mels=16, n_outputs=3, conv_channels=(4,), time_pool=2)
-    >>> net(torch.zeros(2, 16, 25)).shape
-    torch.Size([2, 25, 3])
-    >>> FrameCRNN(n_mels=16, n_outputs=3, conv_channels=(4,), clip_head=True)(
-    ...     torch.zeros(2, 16, 25)).shape  # frame logits, then attention logits
-    torch.Size([2, 25, 6])
-    """
-
-    def __init__(self, *, n_mels, n_outputs, n_frames=None, clip_head=False, time_pool=None,
-                 input_norm=True, rnn_layers=2, **crnn_params):
-        super().__init__()
-        if "pooling" in crnn_params:
-            raise ValueError(
-                "FrameCRNN has one output per frame, so it takes no pooling parameter; got "
-                f"pooling={crnn_params['pooling']!r}. Remove module__pooling."
-            )
-        if time_pool is None:
-            channels = crnn_params.get("conv_channels", CONV_CHANNELS)
-            n_blocks = 1 if isinstance(channels, Integral) else len(tuple(channels))
-            time_pool = (2,) + (1,) * (n_blocks - 1)
-        self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, n_frames=n_frames,
-                         time_pool=time_pool, input_norm=input_norm, rnn_layers=rnn_layers,
-                         **crnn_params)
-        self.attention = (nn.Linear(self.crnn.embedding_dim, n_outputs) if clip_head
-                          else None)
-
-    @shared_docs
-    def forward(self, X):
-        """Per-frame logits.
-
-        {X_tensor}
-        logits : torch.Tensor of shape (batch, n_frames, n_outputs)
-            With ``clip_head``, shape (batch, n_frames, 2 * n_outputs): the frame logits,
-            then the attention logits.
-        """
-        n_frames = X.shape[-1]
-        h = self.crnn.dropout(self.crnn.sequence(X))  # (batch, T', hidden)
-        out = self.crnn.head(h)  # (batch, T', C)
-        if self.attention is not None:
-            out = torch.cat([out, self.attention(h)], dim=-1)
-        if out.shape[1] != n_frames:
-            out = F.interpolate(out.transpose(1, 2), size=n_frames, mode="nearest")
-            out = out.transpose(1, 2)
-        return out
-
-
-def attention_pool(frame_logits, attention_logits):
-    """Clip-level probabilities: the frame probabilities averaged over time with softmax
-    attention weights (the weak head of the DCASE task 4 baseline).
-
-    Parameters
-    ----------
-    frame_logits, attention_logits : torch.Tensor of shape (batch, n_frames, n_classes)
-
-    Returns
-    -------
-    proba : torch.Tensor of shape (batch, n_classes)
-        In (0, 1).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sk_crnn.modules import attention_pool
-    >>> frames = torch.tensor([[[10.0], [-10.0]]])  # active in frame 0 only
-    >>> round(attention_pool(frames, torch.tensor([[[5.0], [-5.0]]])).item(), 3)
-    1.0
-    >>> round(attention_pool(frames, torch.zeros(1, 2, 1)).item(), 3)  # plain mean
-    0.5
-    """
-    weights = torch.softmax(attention_logits, dim=1)
-    return (torch.sigmoid(frame_logits) * weights).sum(dim=1).clamp(1e-7, 1 - 1e-7)
-
-
-class EmbeddingCRNN(nn.Module):
-    """A :class:`CRNN` whose output is a unit-norm embedding, with class proxies for training.
-
-    The CRNN's linear output layer projects the pooled recurrent state to ``embedding_dim``
-    values, which are L2-normalised (:meth:`embed`). For the normalised-softmax objective
-    (``proxies=True``) :meth:`forward` returns ``scale`` times the cosine similarity of each
-    embedding to one learned unit vector (proxy) per class, the logits of a cross-entropy
-    loss (Zhai & Wu, "Classification is a strong baseline for deep metric learning", 2019);
-    with ``proxies=False`` it returns the embeddings themselves (for a contrastive loss).
-
-    Parameters
-    ----------
-    n_mels : int
-        Number of mel bands.
-    n_outputs : int
-        Number of classes (proxies).
-    n_frames : int or None, default=None
-        Number of frames; None accepts any length that survives the time pooling.
-    embedding_dim : int, default=128
-        Size of the embedding.
-    proxies : bool, default=True
-        Learn one proxy per class and return cosine logits from :meth:`forward`.
-    scale : float, default=16.0
-        Inverse temperature of the cosine logits.
-    **crnn_params : dict
-        Any other :class:`CRNN` argument (``conv_channels``, ``rnn_hidden``, ``pooling``...).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sk_crnn.modules import EmbeddingCRNN
-    >>> net = EmbeddingCRNN(n_mels=16, n_outputs=3, embedding_dim=8, conv_channels=(4,))
-    >>> bool(torch.allclose(net.embed(torch.zeros(2, 16, 25)).norm(dim=1), torch.ones(2)))
-    True
-    """
-
-    def __init__(self, *, n_mels, n_outputs, n_frames=None, embedding_dim=128, proxies=True,
-                 scale=16.0, **crnn_params):
-        super().__init__()
-        self.crnn = CRNN(n_mels=n_mels, n_outputs=_positive_int(embedding_dim, "embedding_dim"),
-                         n_frames=n_frames, **crnn_params)
-        self.scale = float(scale)
-        self.proxies = (nn.Parameter(torch.randn(_positive_int(n_outputs, "n_outputs"),
-                                                 embedding_dim) * 0.01) if proxies else None)
-
-    @property
-    def embedding_dim(self):
-        """int: Size of the embedding."""
-        return self.crnn.n_outputs
-
-    @shared_docs
-    def embed(self, X):
-        """Unit-norm embeddings.
-
-        {X_tensor}
-        embedding : torch.Tensor of shape (batch, embedding_dim)
-        """
-        return F.normalize(self.crnn(X), dim=1)
-
-    @shared_docs
-    def forward(self, X):
-        """Cosine logits to the class proxies, or the embeddings without proxies.
-
-        {X_tensor}
-        out : torch.Tensor of shape (batch, n_outputs) or (batch, embedding_dim)
-        """
-        embedding = self.embed(X)
-        if self.proxies is None:
-            return embedding
-        return self.scale * embedding @ F.normalize(self.proxies, dim=1).T
-
-
-class SequenceCRNN(nn.Module):
-    """A :class:`CRNN` with one output vector per recurrent step, for CTC.
-
-    Unlike :class:`FrameCRNN`, the steps are not upsampled back to the input frames: where
-    the conv blocks pool over time the output is shorter (``output_length``), which is what a
-    CTC loss wants (fewer, more informative steps; 50 per second at a 10 ms hop and
-    ``time_pool`` 2).
-
-    Parameters
-    ----------
-    n_mels : int
-        Number of mel bands.
-    n_outputs : int
-        Number of tokens, the CTC blank included.
-    n_frames : int or None, default=None
-        Number of frames of the training clips, only checked against the time pooling: any
-        number of frames that survives the pooling is accepted (a CTC estimator cuts each
-        batch after its longest clip).
-    time_pool : int, tuple of int or None, default=None
-        Max-pooling factor over time per conv block; None pools by 2 in the first block only.
-    rnn_hidden : int, default=128
-        Hidden size of the recurrent layer (per direction).
-    rnn_layers : int, default=2
-        Number of stacked recurrent layers.
-    **crnn_params : dict
-        Any other :class:`CRNN` argument (``conv_channels``, ``freq_pool``, ``rnn_type``,
-        ``dropout``, ...) except ``pooling``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sk_crnn.modules import SequenceCRNN
-    >>> net = SequenceCRNN(n_mels=16, n_outputs=5, conv_channels=(4, 8), rnn_hidden=8)
-    >>> net(torch.zeros(2, 16, 25)).shape
-    torch.Size([2, 12, 5])
-    >>> net.output_length(25)
-    12
-    """
-
-    def __init__(self, *, n_mels, n_outputs, n_frames=None, time_pool=None, rnn_hidden=128,
-                 rnn_layers=2, **crnn_params):
-        super().__init__()
-        if "pooling" in crnn_params:
-            raise ValueError(
-                "SequenceCRNN has one output per time step, so it takes no pooling parameter; "
-                f"got pooling={crnn_params['pooling']!r}. Remove module__pooling.")
-        channels = crnn_params.get("conv_channels", (32, 64, 64))
-        n_blocks = 1 if isinstance(channels, Integral) else max(len(tuple(channels)), 1)
-        if time_pool is None:
-            time_pool = (2,) + (1,) * (n_blocks - 1)
-        self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, time_pool=time_pool,
-                         rnn_hidden=rnn_hidden, rnn_layers=rnn_layers, **crnn_params)
-        if n_frames is not None:
-            self.crnn._check_frames(_positive_int(n_frames, "n_frames"))
-
-    def output_length(self, n_frames):
-        """Output steps for inputs of ``n_frames`` frames (an int or an integer tensor/array
-        of lengths)."""
-        return crnn_output_size(n_frames, self.crnn.time_pool, self.crnn.kernel_size)
-
-    @shared_docs
-    def forward(self, X):
-        """Per-step logits.
-
-        {X_tensor}
-        logits : torch.Tensor of shape (batch, output_length(n_frames), n_outputs)
-        """
-        return self.crnn.head(self.crnn.dropout(self.crnn.sequence(X)))

@@ -12,11 +12,11 @@ from skorch import NeuralNet
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc
 from ._fit_checks import check_labels
+from ._retrieval_metrics import precision_at_k
 from ._training import unwrap_subsets
 from ._validation import Interval, Options, check_param
-from .estimators import encode_labels
+from .classifier import encode_labels
 from .modules import EmbeddingCRNN
-from .retrieval_metrics import precision_at_k
 
 __all__ = ["CRNNEmbedder", "SimilarityIndex", "SupConLoss"]
 

@@ -1,8 +1,6 @@
 """Speech recognition: a CRNN trained with the CTC loss turns spectrograms into transcripts."""
 
-import csv
-from io import StringIO
-from pathlib import Path
+import functools
 
 import numpy as np
 import torch
@@ -14,8 +12,9 @@ from . import ctc
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
 from ._training import unwrap_subsets
-from ._validation import BOOL, Options, Rule, accepted_kwargs
-from .io import _read_text
+from ._validation import BOOL, Options, Rule
+from .augment import AugmentedCollate
+from .io._manifests import read_manifest
 from .modules import SequenceCRNN
 
 __all__ = ["CRNNTranscriber", "read_manifest"]
@@ -51,22 +50,11 @@ def _as_transcripts(y):
     return transcripts
 
 
-class _TrimmedBatches:
-    """The batches of a data loader with the frames after the longest clip of each batch
-    cut off and each clip's padding set to its mean (the true lengths are column 0 of the
-    encoded targets)."""
-
-    def __init__(self, loader, min_frames):
-        self.loader, self.min_frames = loader, min_frames
-
-    def __len__(self):
-        return len(self.loader)
-
-    def __iter__(self):
-        for batch in self.loader:
-            Xi, yi = unpack_data(batch)
-            Xi = Xi[..., : max(int(yi[:, 0].max()), self.min_frames)]
-            yield ctc.fill_padding(Xi, yi[:, 0].to(Xi.device)), yi
+def _trim_batch(Xi, yi, *, min_frames):
+    """A batch with the frames after its longest clip cut off and each clip's padding set to
+    its mean (the true lengths are column 0 of the encoded targets ``yi``)."""
+    Xi = Xi[..., : max(int(yi[:, 0].max()), min_frames)]
+    return ctc.fill_padding(Xi, yi[:, 0].to(Xi.device)), yi
 
 
 class _LengthGroupedBatches(torch.utils.data.Sampler):
@@ -256,8 +244,7 @@ class CRNNTranscriber(SpectrogramNet):
             return self.module_
         if isinstance(self.module, torch.nn.Module):
             return self.module
-        inferred = {"n_mels": n_mels, "n_outputs": n_outputs}
-        kwargs = {**accepted_kwargs(self.module, inferred), **self.get_params_for("module")}
+        kwargs = self._module_kwargs({"n_mels": n_mels, "n_outputs": n_outputs})
         with torch.random.fork_rng(devices=[]):
             return self.module(**kwargs)
 
@@ -304,25 +291,29 @@ class CRNNTranscriber(SpectrogramNet):
         lengths = _encoded_lengths(dataset)
         if lengths is None:  # prediction: evaluation_step cuts the batches
             return super().get_iterator(dataset, training=training)
-        kwargs = self.get_params_for("iterator_train")
+        kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
+        iterator = self.iterator_train if training else self.iterator_valid
+        collate = kwargs.get("collate_fn")  # the training batches' augmentation, if any
+        if not isinstance(collate, AugmentedCollate):
+            collate = AugmentedCollate(None, collate)
+        kwargs["collate_fn"] = collate.preparing(  # trimmed before augmenting
+            functools.partial(_trim_batch, min_frames=self._min_frames()))
+        size = kwargs.pop("batch_size", self.batch_size)
+        size = len(dataset) if size == -1 else size
         if (training and self.group_by_length and kwargs.get("shuffle", False)
-                and self.iterator_train is torch.utils.data.DataLoader
+                and iterator is torch.utils.data.DataLoader
                 and not {"sampler", "batch_sampler"} & set(kwargs)):
-            size = kwargs.pop("batch_size", self.batch_size)
-            size = len(dataset) if size == -1 else size
             kwargs.pop("shuffle")
             kwargs.pop("drop_last", None)
-            loader = torch.utils.data.DataLoader(
+            return torch.utils.data.DataLoader(
                 dataset, batch_sampler=_LengthGroupedBatches(lengths, size), **kwargs)
-        else:
-            loader = super().get_iterator(dataset, training=training)
-        return _TrimmedBatches(loader, self._min_frames())
+        return iterator(dataset, batch_size=size, **kwargs)
 
     def _min_frames(self):
         crnn = getattr(getattr(self, "module_", None), "crnn", None)
         return getattr(crnn, "min_frames", 1)
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
+    def _criterion_loss(self, y_pred, y_true, X=None, training=False):
         """CTC loss of the per-step logits ``y_pred`` (batch, steps, tokens) against the
         encoded targets (column 0: true frame lengths; then token indices padded with 0)."""
         y_true = torch.as_tensor(y_true, device=y_pred.device)
@@ -407,68 +398,3 @@ class CRNNTranscriber(SpectrogramNet):
         tags.target_tags.one_d_labels = True
         tags.input_tags.string = False
         return tags
-
-
-#: Column names of the transcript in a manifest (Common Voice names it "sentence").
-TRANSCRIPT_COLUMNS = ("transcript", "sentence", "text")
-
-
-def read_manifest(path):
-    """Audio paths and transcripts from a manifest file, as Common Voice ships them.
-
-    A CSV (``.csv``) or tab-separated (``.tsv``, as Common Voice's ``validated.tsv``) table
-    with a header row that names a ``path`` column and a transcript column (``transcript``,
-    ``sentence`` or ``text``); other columns are ignored. Relative paths are read from the
-    manifest's folder, or from its ``clips/`` sub-folder where Common Voice keeps them. The
-    file is UTF-8 text, with or without a byte-order mark (Excel's "CSV UTF-8"); a UTF-16
-    file with its byte-order mark is read too.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The manifest file.
-
-    Returns
-    -------
-    paths : list of str
-        The audio files, one per row.
-    transcripts : list of str
-        Their transcripts (may be empty strings, for clips without speech).
-
-    Raises
-    ------
-    ValueError
-        For a missing file, a header without the columns, a short row, or text in another
-        encoding (such as latin-1): the message names the file and the fix.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"manifest {str(path)!r} does not exist or is not a file; pass a "
-                         "CSV/TSV file with the columns path and transcript (or sentence).")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    text = _read_text(path, "manifest")  # UTF-8 (a BOM is dropped); a clear error otherwise
-    rows = list(csv.reader(StringIO(text, newline=""), delimiter=delimiter))
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    text_col = next((c for c in TRANSCRIPT_COLUMNS if c in header), None)
-    if "path" not in header or text_col is None:
-        raise ValueError(
-            f"manifest {str(path)!r} needs a header row naming a 'path' column and a "
-            f"'transcript' (or 'sentence') column, {'tab' if delimiter == chr(9) else 'comma'}"
-            f"-separated; its first row is {rows[0] if rows else []!r}.")
-    i_path, i_text = header.index("path"), header.index(text_col)
-    paths, transcripts = [], []
-    for n, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue  # blank line
-        if len(row) <= max(i_path, i_text):
-            raise ValueError(f"manifest {str(path)!r}, line {n}: {len(row)} column(s), but "
-                             f"the header names {len(header)}: {row!r}.")
-        audio = Path(row[i_path].strip())
-        if not audio.is_absolute():
-            audio = next((p for p in (path.parent / audio, path.parent / "clips" / audio)
-                          if p.exists()), path.parent / audio)
-        paths.append(str(audio))
-        transcripts.append(row[i_text])
-    if not paths:
-        raise ValueError(f"manifest {str(path)!r} lists no audio files.")
-    return paths, transcripts

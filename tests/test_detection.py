@@ -1,4 +1,5 @@
-"""Sound event detection: the detector, event decoding, metrics, plots and the CLI."""
+"""Sound event detection: the detector, metrics, plots and the CLI (event lists and their
+decoding: test_events.py)."""
 
 import json
 import subprocess
@@ -69,47 +70,6 @@ def test_frame_crnn_keeps_the_number_of_frames(time_pool):
 def test_frame_crnn_rejects_pooling():
     with pytest.raises(ValueError, match="pooling"):
         FrameCRNN(n_mels=16, n_outputs=2, pooling="attention")
-
-
-# -- decoding ---------------------------------------------------------------------------------
-def test_decoding_threshold_overlaps_and_edges():
-    p = np.zeros((1, 10, 2))
-    p[0, :3, 0] = 0.9  # touches the clip start
-    p[0, 2:10, 1] = 0.6  # overlaps class 0 and touches the clip end
-    p[0, 6, 0] = 0.55
-    events = frames_to_events(p, frame_rate=10, classes=["a", "b"])
-    assert events == [[(0.0, 0.3, "a"), (0.2, 1.0, "b"), (0.6, 0.7, "a")]]
-    events = frames_to_events(p, frame_rate=10, classes=["a", "b"], threshold=0.7)
-    assert events == [[(0.0, 0.3, "a")]]
-
-
-def test_decoding_median_filter_removes_blips_and_fills_gaps():
-    p = np.zeros((1, 20, 1))
-    p[0, 2:12, 0] = 1
-    p[0, 6, 0] = 0  # a one-frame gap
-    p[0, 16, 0] = 1  # a one-frame blip
-    assert len(frames_to_events(p, frame_rate=10, classes=[7])[0]) == 3
-    assert frames_to_events(p, frame_rate=10, classes=[7], median_filter=0.3) == [
-        [(0.2, 1.2, 7)]
-    ]
-
-
-def test_decoding_median_filter_at_the_clip_edges():
-    blips = np.zeros((1, 10, 1))
-    blips[0, [0, 5, 9], 0] = 1  # one-frame blips at the start, the middle and the end
-    assert frames_to_events(blips, frame_rate=10, classes=["a"], median_filter=0.3) == [[]]
-    edges = np.zeros((1, 10, 1))
-    edges[0, :3, 0] = edges[0, 7:, 0] = 1  # events touching the edges, 3 frames each
-    assert frames_to_events(edges, frame_rate=10, classes=["a"], median_filter=0.5) == [
-        [(0.0, 0.3, "a"), (0.7, 1.0, "a")]
-    ]
-
-
-def test_events_to_frames_round_trip():
-    events = [[(0.0, 0.3, "a"), (0.2, 1.0, "b")], []]
-    Y = events_to_frames(events, n_frames=10, frame_rate=10, classes=["a", "b"])
-    assert Y.shape == (2, 10, 2) and Y[1].sum() == 0
-    assert frames_to_events(Y, frame_rate=10, classes=["a", "b"]) == [events[0], []]
 
 
 # -- metrics (sed_eval) -----------------------------------------------------------------------
@@ -309,7 +269,11 @@ def test_pos_weight_sqrt_balanced_and_explicit():
 
 # -- training windows ---------------------------------------------------------------------------
 def test_window_dataset_cuts_every_clip_into_equal_windows():
-    from sk_crnn._training import window_dataset
+    from sk_crnn._training import window_arrays
+
+    def window_dataset(net, dataset, n):
+        windows = window_arrays(dataset, n)
+        return dataset if windows is None else net.get_dataset(*windows)
 
     net = CRNNEventDetector()
     X = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10)

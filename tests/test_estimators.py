@@ -413,15 +413,35 @@ def _raw_cuda_attributes(blob, Estimator):
 
 
 @cuda
-def test_fit_and_predict_on_cuda(spectrograms, tiny):
-    y = np.resize(["a", "b"], len(spectrograms))
-    clf = CRNNClassifier(device="cuda", random_state=0, **tiny).fit(spectrograms, y)
-    assert next(clf.module_.parameters()).is_cuda
-    assert set(clf.predict(spectrograms)) <= {"a", "b"}
+@pytest.mark.parametrize("Estimator", [CRNNClassifier, CRNNRegressor])
+def test_fit_and_predict_on_cuda(spectrograms, tiny, Estimator, monkeypatch):
+    # float32 on both devices: TF32 (on by default for cuDNN convolutions) would round
+    # to 10 bits on the GPU only
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    y = np.resize([0, 1], len(spectrograms))
+    est = Estimator(device="cuda", random_state=0, **tiny).fit(spectrograms, y)
+    assert all(p.is_cuda for p in est.module_.parameters())
+    out = est.predict_proba(spectrograms) if hasattr(est, "predict_proba") else \
+        est.predict(spectrograms)
+    assert np.isfinite(out).all()
+    # the same weights on the CPU (unpickled as where no GPU is seen) give the same
+    # outputs, up to float32 rounding (the two devices' kernels sum in other orders)
+    with mock.patch("torch.cuda.is_available", lambda: False):
+        with pytest.warns(DeviceWarning, match="not available"):
+            on_cpu = pickle.loads(pickle.dumps(est))
+    assert all(p.device.type == "cpu" for p in on_cpu.module_.parameters())
+    cpu_out = on_cpu.predict_proba(spectrograms) if hasattr(est, "predict_proba") else \
+        on_cpu.predict(spectrograms)
+    assert_allclose(out, cpu_out, rtol=1e-4, atol=1e-5)
+    # and a pickle loaded where the GPU is seen predicts on the GPU, the same
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded = pickle.loads(pickle.dumps(clf))
-    assert_array_equal(loaded.predict(spectrograms), clf.predict(spectrograms))
+        loaded = pickle.loads(pickle.dumps(est))
+    assert all(p.is_cuda for p in loaded.module_.parameters())
+    loaded_out = loaded.predict_proba(spectrograms) if hasattr(est, "predict_proba") else \
+        loaded.predict(spectrograms)
+    assert_allclose(loaded_out, out, rtol=1e-5, atol=1e-6)
 
 
 # -- scikit-learn's common checks ---------------------------------------------------------------

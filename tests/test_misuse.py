@@ -47,10 +47,12 @@ def test_labels_of_one_type_still_fit():
 
 @pytest.mark.parametrize("callback, kind", [
     (EarlyStopping(), "EarlyStopping"),
-    (("best", Checkpoint(monitor="valid_loss_best", dirname="never-written")), "Checkpoint"),
+    (("best", Checkpoint(monitor="valid_loss_best")), "Checkpoint"),
 ])
-def test_callbacks_watching_validation_scores_need_validation_data(callback, kind):
+def test_callbacks_watching_validation_scores_need_validation_data(callback, kind, tmp_path):
     y = ["a", "b"] * 3
+    if kind == "Checkpoint":  # skorch makes its folder when the net is initialized
+        callback[1].dirname = str(tmp_path / "checkpoints")
     clf = CRNNClassifier(**TINY, callbacks=[callback])
     fix = "early_stopping=True with validation_fraction" if kind == "EarlyStopping" else \
         "set validation_fraction"

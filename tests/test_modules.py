@@ -143,3 +143,32 @@ def test_input_norm_standardises_each_mel_band_with_batch_statistics():
     torch.testing.assert_close(x.std(dim=(0, 1, 3)), torch.ones(16), atol=1e-2, rtol=0)
     assert "input_norm.running_mean" in net.state_dict()
     assert "input_norm.running_mean" not in CRNN(n_mels=16, n_outputs=3).state_dict()
+
+
+@pytest.mark.parametrize("name", ["FrameCRNN", "EmbeddingCRNN", "SequenceCRNN",
+                                  "attention_pool"])
+def test_task_networks_keep_their_public_path_and_examples(name):
+    import doctest
+
+    import sk_crnn.modules
+
+    obj = getattr(sk_crnn.modules, name)  # each in a module of its own, public here
+    assert obj.__module__ == "sk_crnn.modules" and name in dir(sk_crnn.modules)
+    tests = doctest.DocTestFinder().find(obj, name, globs={})
+    runner = doctest.DocTestRunner()
+    for test in tests:
+        runner.run(test)
+    assert runner.failures == 0
+    assert runner.tries > 0 or name == "attention_pool"
+
+
+def test_frame_and_sequence_networks_share_the_default_time_pool():
+    from sk_crnn.modules import CONV_CHANNELS, FrameCRNN, SequenceCRNN, default_time_pool
+
+    assert default_time_pool() == default_time_pool(CONV_CHANNELS) == (2, 1, 1)
+    assert default_time_pool(4) == (2,) and default_time_pool((4, 8)) == (2, 1)
+    for channels in (None, 4, (4, 8)):
+        kw = {} if channels is None else {"conv_channels": channels}
+        expected = default_time_pool(*([] if channels is None else [channels]))
+        assert FrameCRNN(n_mels=8, n_outputs=2, rnn_hidden=4, **kw).crnn.time_pool == expected
+        assert SequenceCRNN(n_mels=8, n_outputs=2, rnn_hidden=4, **kw).crnn.time_pool == expected

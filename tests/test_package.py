@@ -9,7 +9,7 @@ def test_public_names_and_star_import():
     namespace = {}
     exec("from sk_crnn import *", namespace)  # noqa: S102 - the statement under test
     assert set(sk_crnn.__all__) <= set(namespace)
-    assert namespace["CRNNClassifier"].__module__ == "sk_crnn.estimators"
+    assert namespace["CRNNClassifier"].__module__ == "sk_crnn.classifier"  # one module per task
     assert set(sk_crnn.__all__) <= set(dir(sk_crnn))
     assert sk_crnn.metrics.__name__ == "sk_crnn.metrics"  # a submodule, imported on use
 

@@ -159,6 +159,19 @@ def test_sample_weight_keeping_one_class_is_refused_by_fit(data):
     assert clf.classes_.tolist() == ["a", "b"]
 
 
+def test_refused_sample_weight_leaves_a_fitted_classifier_as_it_was(data):
+    # The refusal comes before the fitted attributes change: classes_ of the new y on the
+    # old network would relabel its predictions without a word.
+    X, y = data
+    clf = CRNNClassifier(**TINY, random_state=0).fit(X, y)
+    before = clf.predict(X)
+    y_new = np.where(y == "a", "cat", "dog")
+    with pytest.raises(ValueError, match="only class 'dog' has any"):
+        clf.fit(X[:, :, :10], y_new, sample_weight=(y_new == "dog").astype(float))
+    assert clf.classes_.tolist() == ["a", "b"] and clf.n_frames_in_ == 12
+    assert_array_equal(clf.predict(X), before)
+
+
 def test_equal_weights_train_exactly_as_no_weights(data):
     X, y = data
     clf = CRNNClassifier(**TINY, random_state=0)

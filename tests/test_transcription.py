@@ -1,4 +1,5 @@
-"""CRNNTranscriber (CTC speech recognition), its CTC helpers and the WER/CER metrics."""
+"""CRNNTranscriber (CTC speech recognition) and the WER/CER metrics (the CTC helpers:
+test_ctc.py)."""
 
 import subprocess
 import sys
@@ -54,55 +55,6 @@ def phrases():
 def fitted(phrases):
     X, y = phrases
     return CRNNTranscriber(tokens="words", max_epochs=30, lr=0.01, **TINY).fit(X, y)
-
-
-# -- CTC helpers --------------------------------------------------------------------------------
-def test_tokens_vocabulary_and_encoding():
-    texts = ["go  go", " up left", ""]
-    texts = [ctc.normalize_transcript(t) for t in texts]
-    assert texts == ["go go", "up left", ""]
-    vocab = ctc.vocabulary_of(texts, "words")
-    assert vocab.tolist() == ["", "go", "left", "up"]
-    encoded, unknown = ctc.encode_transcripts(texts, vocab, "words")
-    assert encoded.tolist() == [[1, 1], [3, 2], [0, 0]] and unknown == {}
-    assert ctc.needed_steps(encoded).tolist() == [3, 2, 0]  # a blank between the two "go"
-    chars = ctc.vocabulary_of(texts, "chars")
-    assert chars[0] == "" and chars[1] == " " and "g" in chars.tolist()
-    _, unknown = ctc.encode_transcripts(["go right"], vocab, "words")
-    assert unknown == {"right": 0}
-
-
-def test_greedy_decoding_merges_repeats_and_drops_blanks():
-    path = np.array([[0, 1, 1, 0, 1, 2, 2, 0, 3]])
-    proba = np.eye(4)[path]
-    assert [s.tolist() for s in ctc.decode_greedy(proba)] == [[1, 1, 2, 3]]
-    assert [s.tolist() for s in ctc.decode_greedy(proba, lengths=[5])] == [[1, 1]]
-
-
-def test_auto_tokens_words_for_a_small_closed_vocabulary():
-    commands = ["up left", "go", "stop up"] * 100
-    assert ctc.choose_tokens(commands) == "words"
-    rare = commands + ["a rare word"]  # seen once: a word model could hardly learn it
-    assert ctc.choose_tokens(rare) == "chars"
-    few = ["up left", "go", "stop up"] * 30  # each word 30-60 times: words learned nothing
-    assert ctc.choose_tokens(few) == "chars"
-    many = [f"w{i} w{i + 1}" for i in range(30)] * 200
-    assert ctc.choose_tokens(many) == "chars"
-
-
-def test_frame_lengths_find_the_zero_padding_of_the_transformer():
-    rng = np.random.default_rng(0)
-    clips = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (4000, 2400, 800)]
-    for normalize in (None, "band"):
-        mel = MelSpectrogramTransformer(sr=8000, n_fft=256, hop_length=80, n_mels=16,
-                                        normalize=normalize)
-        S = mel.fit_transform(clips)
-        true = [1 + len(c) // 80 for c in clips]
-        lengths = ctc.frame_lengths(S)
-        assert lengths[0] == S.shape[-1] == true[0]
-        # the padded clips keep their frames and at most two more (the STFT window's
-        # overlap with the padding, and one frame of the padding itself)
-        assert all(t <= n <= t + 3 for t, n in zip(true[1:], lengths[1:]))
 
 
 # -- the estimator ------------------------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""The training loop of the CRNN estimators' base, on skorch's extension points: the
+validation split, the callbacks of the training options, augmentation in the training
+loader's collate step, the precision's train-step strategy, the check of the loss and the
+record of an interrupted fit (a mixin of ``SpectrogramNet``)."""
+
+import math
+import warnings
+
+import numpy as np
+from skorch.callbacks import ProgressBar
+from skorch.dataset import ValidSplit
+
+from ._fit_checks import stopped_early
+from ._training import OWNED_CALLBACK_ARGS, check_validation_split, draw_seed, training_callbacks
+from .augment import AugmentedCollate, BatchAugment
+
+
+class TrainingLoop:
+    """skorch's fit loop as the CRNN estimators train: the per-fit state (``_augment``,
+    ``_scaled_step``, ``_fit_device``) is set by ``SpectrogramNet._train`` and dropped after
+    the call; ``_on_cuda``, ``_to_device`` and ``_has_validation`` are the base's."""
+
+    # -- augmentation -------------------------------------------------------------------------
+    def _batch_augment(self):
+        """The training batches' augmentation of the parameters (None when all are off),
+        seeded from torch's (forked, seeded) RNG."""
+        augment = BatchAugment(
+            freq_mask=self.freq_mask, n_freq_masks=self.n_freq_masks, time_mask=self.time_mask,
+            n_time_masks=self.n_time_masks, time_shift=self.time_shift, mixup=self.mixup,
+            target_time_axis=self._target_time_axis, rng=None)
+        if not augment.active:
+            return None
+        augment.rng = np.random.default_rng(draw_seed())
+        return augment
+
+    def get_params_for(self, prefix):
+        """skorch's parameters of ``prefix``; during fit, the training loader's
+        ``collate_fn`` augments the batches (after the user's ``iterator_train__collate_fn``,
+        if any)."""
+        params = super().get_params_for(prefix)
+        augment = getattr(self, "_augment", None)
+        if prefix == "iterator_train" and augment is not None:
+            params["collate_fn"] = AugmentedCollate(augment, params.get("collate_fn"))
+        return params
+
+    # -- the validation split -----------------------------------------------------------------
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Split off ``validation_fraction`` of the fit data with skorch's ``ValidSplit``
+        (stratified for class labels, seeded from torch's RNG), or defer to ``train_split``.
+        On CUDA the data moves to the device once."""
+        self.__dict__.pop("validation_indices_", None)
+        if not self.validation_fraction:
+            if self.train_split or not self._on_cuda():
+                return super().get_split_datasets(X, y, **fit_params)
+            return self.get_dataset(self._to_device(X), self._to_device(y)), None
+        y_np = np.asarray(y)
+        stratify = y_np.ndim == 1 and y_np.dtype.kind in "iu"  # encoded class labels
+        check_validation_split(y_np, self.validation_fraction, stratify=stratify)
+        split = ValidSplit(self.validation_fraction, stratified=stratify,
+                           random_state=draw_seed())
+        train, valid = split(self.get_dataset(self._to_device(X), self._to_device(y_np)), y_np)
+        self.validation_indices_ = np.sort(np.asarray(valid.indices))
+        return train, valid
+
+    # -- callbacks ----------------------------------------------------------------------------
+    def initialize_callbacks(self):
+        """skorch's callbacks, with those of ``lr_schedule`` (before the log),
+        ``progress_bar`` and ``early_stopping`` (last) built from the parameters;
+        ``callbacks__<name>__<arg>`` parameters apply to them, except those an estimator
+        parameter sets (an error names it)."""
+        super().initialize_callbacks()
+        if self.callbacks == "disable":
+            return self
+        schedulers, stoppers = training_callbacks(
+            lr_schedule=self.lr_schedule, lr=self.lr, max_epochs=self.max_epochs,
+            patience=self.patience, early_stopping=self.early_stopping, monitor=self.monitor,
+            lower_is_better=self._monitors[self.monitor] if self.early_stopping else True,
+            validation=self._has_validation())
+        progress = [("progress_bar", ProgressBar())] if self.progress_bar is True else []
+        taken = {name for name, _ in self.callbacks_}
+        for name, callback in schedulers + progress + stoppers:
+            if name in taken:
+                raise ValueError(f"callbacks holds a callback named {name!r}, which "
+                                 f"{type(self).__name__} builds from its parameters; rename "
+                                 "yours or turn the parameter off.")
+            params = self.get_params_for("callbacks__" + name)
+            owned = {k: v for k, v in OWNED_CALLBACK_ARGS.get(name, {}).items() if k in params}
+            if owned:
+                arg, param = next(iter(owned.items()))
+                raise ValueError(f"callbacks__{name}__{arg} is set by the estimator's {param} "
+                                 f"parameter; set {param} instead.")
+            callback.set_params(**params)
+            callback.initialize()
+        at = next((i for i, (n, _) in enumerate(self.callbacks_) if n == "print_log"),
+                  len(self.callbacks_))
+        self.callbacks_[at:at] = schedulers
+        self.callbacks_ += progress + stoppers
+        return self
+
+    # -- the training step --------------------------------------------------------------------
+    def train_step(self, batch, **fit_params):
+        """skorch's training step (or the precision's strategy: gradient-scaled for
+        precision='16-mixed'), stopping with a clear error when the loss is not finite: the
+        weights are not usable after that step, so the net records why in
+        ``training_failed_`` and refuses to predict."""
+        scaled = getattr(self, "_scaled_step", None)
+        if scaled is None:
+            step = super().train_step(batch, **fit_params)
+        else:
+            optimizers = [getattr(self, name + "_") for name in self._optimizers]
+            step = scaled(self, optimizers, batch, **fit_params)
+        loss = step["loss"].item()
+        if not math.isfinite(loss):
+            epoch = len(self.history)
+            n_batch = len(self.history[-1]["batches"]) if epoch else 0
+            self.training_failed_ = f"its training loss became {loss} at epoch {epoch}"
+            raise FloatingPointError(
+                f"Training loss became {loss} at epoch {epoch}, batch {n_batch}; lower lr "
+                f"(currently {self.lr}) or check the input scaling (for example standardise "
+                "the spectrograms) and the targets.")
+        return step
+
+    def fit_loop(self, X, y=None, epochs=None, **kwargs):
+        """skorch's fit loop, recording a KeyboardInterrupt (not one of skorch's
+        ``EarlyStopping``) in ``interrupted_epoch_``: the number of epochs completed."""
+        start = self._epochs_done = len(self.history)
+        try:
+            return super().fit_loop(X, y, epochs, **kwargs)
+        except KeyboardInterrupt:
+            if not stopped_early(self):
+                self.interrupted_epoch_ = self._epochs_done
+                self._interrupted = (start, self._epochs_done)
+            raise
+
+    def on_epoch_end(self, net, **kwargs):
+        """Warn once per fit when the training loss climbs by orders of magnitude (100 times
+        its lowest epoch so far) while staying finite: training is diverging."""
+        self._epochs_done = len(self.history)  # training and validation of the epoch are done
+        super().on_epoch_end(net, **kwargs)
+        # the epoch's train_loss is logged after this: average its training batches'
+        batch_losses = [b["train_loss"] for b in self.history[-1]["batches"] if "train_loss" in b]
+        if not batch_losses:
+            return
+        self._epoch_losses = [*getattr(self, "_epoch_losses", []), float(np.mean(batch_losses))]
+        losses = self._epoch_losses
+        if len(losses) >= 2 and losses[-1] > 100 * min(losses) > 0 and not getattr(
+                self, "_loss_warned", False):
+            self._loss_warned = True
+            warnings.warn(
+                f"{type(self).__name__}: the training loss climbed from {min(losses):.4g} to "
+                f"{losses[-1]:.4g} by epoch {len(self.history)}; training is diverging. Lower "
+                f"lr (currently {self.lr}) or check the input scaling and the targets.",
+                RuntimeWarning, stacklevel=2)
+
+
