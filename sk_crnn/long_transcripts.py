@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from ._validation import Interval, validate_args
+from .windows import _split
 
 _POSITIVE = Interval("real", 0, closed="neither")
 
@@ -123,26 +124,6 @@ def split_at_pauses(wave, sr, max_samples, *, pause_db=12.0):
     return np.asarray(bounds, dtype=np.int64)
 
 
-def _split_transcriber(pipeline):
-    from sklearn.pipeline import Pipeline
-
-    from .io import AudioLoader
-    from .transcription import CRNNTranscriber
-    from .transformers import MelSpectrogramTransformer
-
-    steps = [step for _, step in pipeline.steps] if isinstance(pipeline, Pipeline) else []
-    if steps and isinstance(steps[0], AudioLoader):
-        steps = steps[1:]
-    if (len(steps) != 2 or not isinstance(steps[0], MelSpectrogramTransformer)
-            or not isinstance(steps[1], CRNNTranscriber)):
-        got = [type(s).__name__ for s in steps] if steps else type(pipeline).__name__
-        raise TypeError("transcribe_long needs a fitted Pipeline of a MelSpectrogramTransformer "
-                        f"and a CRNNTranscriber (an AudioLoader may come first); got {got}.")
-    if not hasattr(steps[0], "n_samples_"):
-        raise ValueError("The pipeline is not fitted; fit it on transcribed clips first.")
-    return steps
-
-
 @validate_args({"sr": [_POSITIVE, None], "batch_size": Interval("int", 1)})
 def transcribe_long(pipeline, wave, *, sr=None, pause_db=12.0, batch_size=32,
                     return_pieces=False):
@@ -202,7 +183,7 @@ def transcribe_long(pipeline, wave, *, sr=None, pause_db=12.0, batch_size=32,
     """
     from ._inputs import check_waveforms
 
-    mel, asr = _split_transcriber(pipeline)
+    mel, asr = _split(pipeline, "transcribe_long", "transcriber")
     if isinstance(wave, (str, os.PathLike)):
         if sr is not None:
             raise ValueError("sr is the rate of an array wave; a file is read at the "

@@ -101,17 +101,20 @@ class FrameTrack:
 def _split(pipeline, func, task):
     """The transformer and the estimator of a fitted pipeline (a leading AudioLoader is
     skipped: pass waveforms at its sample rate), checked for ``func`` before any window is
-    computed: ``task`` is "classifier" or "detector"."""
+    computed: ``task`` is "classifier", "detector" or "transcriber"
+    (:func:`sk_crnn.long_transcripts.transcribe_long`)."""
     from sklearn.base import is_classifier
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
     from .detection import CRNNEventDetector
     from .io import AudioLoader
+    from .transcription import CRNNTranscriber
     from .transformers import MelSpectrogramTransformer
 
-    wanted = ("MelSpectrogramTransformer -> CRNNClassifier" if task == "classifier"
-              else "MelSpectrogramTransformer -> CRNNEventDetector")
+    wanted = "MelSpectrogramTransformer -> " + {
+        "classifier": "CRNNClassifier", "detector": "CRNNEventDetector",
+        "transcriber": "CRNNTranscriber"}[task]
     if not hasattr(pipeline, "steps"):
         raise TypeError(f"{func} needs a fitted Pipeline ({wanted}, an AudioLoader may come "
                         f"first); got a {type(pipeline).__name__}. Build it with "
@@ -124,6 +127,10 @@ def _split(pipeline, func, task):
                         f"CRNN estimator ({wanted}; an AudioLoader may come first); got steps "
                         f"{[type(s).__name__ for s in steps]}.")
     mel, est = steps
+    if task == "transcriber" and not isinstance(est, CRNNTranscriber):
+        raise TypeError(f"{func} needs a fitted Pipeline of a MelSpectrogramTransformer and a "
+                        "CRNNTranscriber (an AudioLoader may come first); got a "
+                        f"{type(est).__name__}.")
     is_detector = isinstance(est, CRNNEventDetector)
     if task == "detector" and not is_detector:
         other = (" For a classifier, predict_proba_long averages the class probabilities of "
