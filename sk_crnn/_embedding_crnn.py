@@ -6,7 +6,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._docs import shared_docs
-from .modules import CRNN, _positive_int
+from ._validation import validate_args
+from .modules import CRNN, POSITIVE_INT
 
 
 class EmbeddingCRNN(nn.Module):
@@ -45,13 +46,14 @@ class EmbeddingCRNN(nn.Module):
     True
     """
 
+    @validate_args({"n_outputs": POSITIVE_INT, "embedding_dim": POSITIVE_INT})
     def __init__(self, *, n_mels, n_outputs, n_frames=None, embedding_dim=128, proxies=True,
                  scale=16.0, **crnn_params):
         super().__init__()
-        self.crnn = CRNN(n_mels=n_mels, n_outputs=_positive_int(embedding_dim, "embedding_dim"),
+        self.crnn = CRNN(n_mels=n_mels, n_outputs=int(embedding_dim),
                          n_frames=n_frames, **crnn_params)
         self.scale = float(scale)
-        self.proxies = (nn.Parameter(torch.randn(_positive_int(n_outputs, "n_outputs"),
+        self.proxies = (nn.Parameter(torch.randn(int(n_outputs),
                                                  embedding_dim) * 0.01) if proxies else None)
 
     @property

@@ -4,7 +4,8 @@
 from torch import nn
 
 from ._docs import shared_docs
-from .modules import CONV_CHANNELS, CRNN, _positive_int, crnn_output_size, default_time_pool
+from ._validation import validate_args
+from .modules import CONV_CHANNELS, CRNN, POSITIVE_INT, crnn_output_size, default_time_pool
 
 
 class SequenceCRNN(nn.Module):
@@ -46,6 +47,7 @@ class SequenceCRNN(nn.Module):
     12
     """
 
+    @validate_args({"n_frames": [POSITIVE_INT, None]})
     def __init__(self, *, n_mels, n_outputs, n_frames=None, time_pool=None, rnn_hidden=128,
                  rnn_layers=2, **crnn_params):
         super().__init__()
@@ -58,7 +60,7 @@ class SequenceCRNN(nn.Module):
         self.crnn = CRNN(n_mels=n_mels, n_outputs=n_outputs, time_pool=time_pool,
                          rnn_hidden=rnn_hidden, rnn_layers=rnn_layers, **crnn_params)
         if n_frames is not None:
-            self.crnn._check_frames(_positive_int(n_frames, "n_frames"))
+            self.crnn._check_frames(int(n_frames))
 
     def output_length(self, n_frames):
         """Output steps for inputs of ``n_frames`` frames (an int or an integer tensor/array

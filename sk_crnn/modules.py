@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ._docs import shared_docs
+from ._validation import BOOL, Interval, InvalidParameterError, Options, Rule, validate_args
 
 RNN_TYPES = ("gru", "lstm")
 POOLINGS = ("mean", "max", "attention", "last")
@@ -50,24 +51,62 @@ def _per_block(value, name, n_blocks):
         try:
             values = tuple(value)
         except TypeError:
-            raise TypeError(
+            raise InvalidParameterError(
                 f"{name} must be an int or a tuple of ints, one per conv block; got {value!r}."
             ) from None
         if len(values) != n_blocks:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"{name}={value!r} has {len(values)} entries but conv_channels has {n_blocks} "
                 f"blocks; give one {name} per block or a single int for all."
             )
     for v in values:
         if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
-            raise ValueError(f"{name} entries must be positive ints; got {value!r}.")
+            raise InvalidParameterError(f"{name} entries must be positive ints; got {value!r}.")
     return tuple(int(v) for v in values)
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}.")
-    return int(value)
+POSITIVE_INT = Interval("int", 1)
+
+
+def _check_conv_channels(value, name):
+    channels = value if not isinstance(value, Integral) else (value,)
+    try:
+        channels = tuple(channels)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a tuple of ints, one per conv block; got "
+                        f"{value!r}.") from None
+    if not channels:
+        raise ValueError(f"{name} must hold at least one conv block; got ().")
+    if not all(POSITIVE_INT.is_valid(c) for c in channels):
+        raise ValueError(f"{name} entries must be positive ints; got {value!r}.")
+
+
+def _check_pools(params):
+    """The cross-parameter rule of :class:`CRNN`: one pool per conv block."""
+    n_blocks = len(_as_channels(params["conv_channels"]))
+    for name in ("freq_pool", "time_pool"):
+        _per_block(params[name], name, n_blocks)
+
+
+def _as_channels(conv_channels):
+    return (conv_channels,) if isinstance(conv_channels, Integral) else tuple(conv_channels)
+
+
+#: The arguments :class:`CRNN` checks (the table language of ``sk_crnn._validation``).
+CRNN_ARGS = {
+    "n_mels": POSITIVE_INT,
+    "n_outputs": POSITIVE_INT,
+    "n_frames": [POSITIVE_INT, None],
+    "conv_channels": Rule(_check_conv_channels),
+    "kernel_size": POSITIVE_INT,
+    "rnn_type": Options(*RNN_TYPES),
+    "rnn_hidden": POSITIVE_INT,
+    "rnn_layers": POSITIVE_INT,
+    "bidirectional": BOOL,
+    "dropout": Interval("real", 0, 1, closed="left"),
+    "pooling": Options(*POOLINGS),
+    "input_norm": BOOL,
+}
 
 
 def crnn_output_size(size, pools, kernel_size=3):
@@ -211,6 +250,7 @@ class CRNN(nn.Module):
     torch.Size([4, 5])
     """
 
+    @validate_args(CRNN_ARGS, relations=_check_pools)
     def __init__(
         self,
         *,
@@ -230,30 +270,19 @@ class CRNN(nn.Module):
         input_norm=False,
     ):
         super().__init__()
-        conv_channels = (
-            tuple(conv_channels) if not isinstance(conv_channels, Integral) else (conv_channels,)
-        )
-        if not conv_channels:
-            raise ValueError("conv_channels must hold at least one conv block; got ().")
-        conv_channels = tuple(_positive_int(c, "conv_channels entries") for c in conv_channels)
+        conv_channels = tuple(int(c) for c in _as_channels(conv_channels))
         n_blocks = len(conv_channels)
-        self.n_mels = _positive_int(n_mels, "n_mels")
-        self.n_outputs = _positive_int(n_outputs, "n_outputs")
-        self.n_frames = None if n_frames is None else _positive_int(n_frames, "n_frames")
-        self.kernel_size = _positive_int(kernel_size, "kernel_size")
+        self.n_mels = int(n_mels)
+        self.n_outputs = int(n_outputs)
+        self.n_frames = None if n_frames is None else int(n_frames)
+        self.kernel_size = int(kernel_size)
         self.freq_pool = _per_block(freq_pool, "freq_pool", n_blocks)
         self.time_pool = _per_block(time_pool, "time_pool", n_blocks)
-        if rnn_type not in RNN_TYPES:
-            raise ValueError(f"rnn_type must be one of {list(RNN_TYPES)}; got {rnn_type!r}.")
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {list(POOLINGS)}; got {pooling!r}.")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
         self.rnn_type = rnn_type
         self.pooling = pooling
         self.bidirectional = bool(bidirectional)
-        rnn_hidden = _positive_int(rnn_hidden, "rnn_hidden")
-        rnn_layers = _positive_int(rnn_layers, "rnn_layers")
+        rnn_hidden = int(rnn_hidden)
+        rnn_layers = int(rnn_layers)
 
         self.min_mels = crnn_min_input_size(self.freq_pool, self.kernel_size)
         self.min_frames = crnn_min_input_size(self.time_pool, self.kernel_size)
@@ -388,3 +417,8 @@ class CRNN(nn.Module):
         out : torch.Tensor of shape (batch, n_outputs)
         """
         return self.head(self.dropout(self.embed(X)))
+
+
+# The task networks are imported on first use (see __getattr__ above).
+__all__ = ["CRNN", "Dropout", "EmbeddingCRNN", "FrameCRNN", "SequenceCRNN",  # noqa: F822
+           "attention_pool", "crnn_min_input_size", "crnn_output_size"]  # noqa: F822

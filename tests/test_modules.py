@@ -3,6 +3,8 @@
 import pytest
 import torch
 
+from sk_crnn import modules
+from sk_crnn._validation import InvalidParameterError
 from sk_crnn.modules import CRNN, crnn_min_input_size, crnn_output_size
 
 
@@ -98,12 +100,29 @@ def test_too_few_frames_message_at_init_and_forward():
         (dict(time_pool=(1,)), "time_pool"),
         (dict(conv_channels=()), "conv_channels"),
         (dict(dropout=1.0), "dropout"),
-        (dict(rnn_hidden=0), "rnn_hidden"),
+        (dict(rnn_hidden=0), "rnn_hidden must be an int >= 1; got 0"),
+        (dict(bidirectional=1), "bidirectional must be True or False"),
+        (dict(conv_channels=(4, 0)), "conv_channels entries must be positive ints"),
+        (dict(kernel_size=2.5), "kernel_size must be an int >= 1; got 2.5 of type float"),
     ],
 )
 def test_bad_parameters_name_the_parameter(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    """The networks check their arguments in the package's one table language: an
+    InvalidParameterError, both a ValueError and a TypeError."""
+    with pytest.raises(InvalidParameterError, match=match) as info:
         small(**kwargs)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+
+
+@pytest.mark.parametrize("network, kwargs, match", [
+    ("SequenceCRNN", dict(n_frames=0), "n_frames must be an int >= 1 or None"),
+    ("EmbeddingCRNN", dict(embedding_dim=0), "embedding_dim must be an int >= 1"),
+    ("EmbeddingCRNN", dict(n_outputs=-1), "n_outputs must be an int >= 1"),
+])
+def test_task_networks_check_their_own_arguments(network, kwargs, match):
+    cls = getattr(modules, network)
+    with pytest.raises(InvalidParameterError, match=match):
+        cls(**{"n_mels": 16, "n_outputs": 3, "conv_channels": (4,), **kwargs})
 
 
 def test_input_shape_errors():
