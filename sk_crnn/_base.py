@@ -14,20 +14,22 @@ import numpy as np
 import torch
 from sklearn.utils import check_consistent_length
 from skorch import NeuralNet
+from skorch.dataset import unpack_data
 from skorch.exceptions import NotInitializedError
-from skorch.utils import is_dataset
+from skorch.utils import is_dataset, to_numpy, to_tensor
 
 from . import _precision
 from ._docs import shared_docs
 from ._embedding import Embeddings
-from ._fit_checks import check_predict_device, check_validation_callbacks, warn_interrupted
 from ._fit_loop import TrainingLoop
+from ._inference import EmbeddingOutputs, InferenceModule
 from ._inputs import check_spectrograms
 from ._parallel import worker_thread_limit
 from ._sample_weight import SampleWeighting
 from ._training import NET_PARAMETERS, seeded
 from ._validation import (
     accepted_kwargs,
+    check_device,
     required_kwargs,
     seed_from_random_state,
     validate_params,
@@ -148,7 +150,7 @@ class SpectrogramNet(SampleWeighting, TrainingLoop, Embeddings, NeuralNet):
         if is_dataset(X):  # skorch internals (scoring on a validation split) pass Datasets
             return X
         self.check_is_fitted()
-        check_predict_device(self)
+        self._check_predict_device()
         X = self._check_X(X)
         self._check_shape(X)
         return X
@@ -191,6 +193,23 @@ class SpectrogramNet(SampleWeighting, TrainingLoop, Embeddings, NeuralNet):
                 f"partial_fit(classes={classes.tolist()}) differs from the classes of the first "
                 f"call, classes_={self.classes_.tolist()}; give the same labels every time.")
         return classes
+
+    def _check_predict_device(self):
+        """A clear error when ``device`` names a CUDA device this machine lacks (set after fit,
+        for example with ``set_params(device='cuda')``), instead of torch's "Torch not compiled
+        with CUDA enabled"."""
+        if self.device is None or str(self.device) == "cpu":
+            return
+        try:
+            check_device(self.device)
+        except ValueError:
+            if not str(self.device).startswith("cuda") or torch.cuda.is_available():
+                raise
+            raise ValueError(
+                f"{type(self).__name__} has device={self.device!r}, but CUDA is not available on "
+                "this machine (torch.cuda.is_available() is False); call set_params(device='cpu') "
+                "to predict here (sk_crnn.load does so by itself for a model saved on a GPU)."
+            ) from None
 
     def check_data(self, X, y):
         """No-op: ``fit`` and ``partial_fit`` check the data before skorch sees it."""
@@ -267,7 +286,7 @@ class SpectrogramNet(SampleWeighting, TrainingLoop, Embeddings, NeuralNet):
         with self._fitting(device), worker_thread_limit():
             if reset:
                 self.initialize()
-            check_validation_callbacks(self)
+            self._check_validation_callbacks()
             if weights is not None:
                 self._sample_weight = weights  # per-call state, dropped after the call;
                 vars(self)["_sample_criterion"] = self._unreduced_criterion()  # not registered
@@ -278,7 +297,7 @@ class SpectrogramNet(SampleWeighting, TrainingLoop, Embeddings, NeuralNet):
         if kept is not None and "validation_indices_" in vars(self):
             self.validation_indices_ = kept[self.validation_indices_]  # into the fit data
         if interrupted is not None:
-            warn_interrupted(self, route, *interrupted)
+            self._warn_interrupted(route, *interrupted)
         self._after_training(X, y)
         return self
 
@@ -380,8 +399,41 @@ class SpectrogramNet(SampleWeighting, TrainingLoop, Embeddings, NeuralNet):
         return super().check_is_fitted(attributes, *args, **kwargs)
 
     def forward_iter(self, X, training=False, device="cpu"):
-        """Check ``X`` against the fitted shape, then yield skorch's batched outputs."""
+        """Check ``X`` against the fitted shape, then yield skorch's batched outputs (the
+        inference module's scores, see :meth:`evaluation_step`)."""
         return super().forward_iter(self._check_predict_X(X), training=training, device=device)
+
+    def _inference_module(self, method="predict_proba"):
+        """One ``torch.nn.Module`` from spectrograms to what ``method`` returns.
+
+        Parameters
+        ----------
+        method : {"predict_proba", "transform"}, default="predict_proba"
+            ``"transform"``: the embeddings (the module's ``embed``).
+
+        Returns
+        -------
+        module : sk_crnn._inference.InferenceModule
+            Holds ``module_`` (not a copy); input: a tensor of shape
+            (batch, n_mels_in_, n_frames_in_); output: a tensor, as ``method`` returns it.
+            ``predict_proba`` runs its ``scores`` in :meth:`evaluation_step` and its
+            ``nonlinearity`` after, so it is what the estimator computes.
+        """
+        self.check_is_fitted()
+        if method == "transform":
+            return EmbeddingOutputs(self.module_)
+        return InferenceModule(self.module_, self._get_predict_nonlinearity())
+
+    def evaluation_step(self, batch, training=False):
+        """The forward pass of a batch at prediction: the inference module's ``scores``
+        (under the autocast of ``precision``)."""
+        self.check_is_fitted()
+        Xi, _ = unpack_data(batch)
+        scores = self._inference_module().scores
+        with torch.set_grad_enabled(training):
+            self._set_training(training)
+            x = to_tensor(self._module_input(Xi), device=self.device)
+            return _precision.forward(scores, x, self.precision, self._on_cuda())
 
     @shared_docs
     def predict_proba(self, X):
@@ -393,7 +445,12 @@ class SpectrogramNet(SampleWeighting, TrainingLoop, Embeddings, NeuralNet):
             probabilities of each label for multi-label ``y``, or for
             :class:`~sk_crnn.CRNNEventDetector` the probability of each class per frame.
         """
-        return super().predict_proba(X)
+        nonlinearity = self._inference_module().nonlinearity
+        out = []
+        for scores in self.forward_iter(X, training=False):
+            scores = scores[0] if isinstance(scores, (tuple, list)) else scores
+            out.append(to_numpy(nonlinearity(scores)))
+        return np.concatenate(out, 0)
 
     def _sigmoid_outputs(self):
         """Whether the outputs are independent sigmoids (multi-label or frame activity)."""

@@ -27,11 +27,10 @@ class Embeddings:
             Deterministic: computed in evaluation mode, without augmentation.
         """
         X = self._check_predict_X(X)
-        if not hasattr(self.module_, "embed"):
-            raise AttributeError(f"The module {type(self.module_).__name__} has no embed method.")
+        module = self._inference_module("transform")
         self._set_training(False)
         with torch.no_grad():
-            out = [self.module_.embed(to_tensor(Xi, device=self.device)).cpu().numpy()
+            out = [module(to_tensor(Xi, device=self.device)).cpu().numpy()
                    for Xi, _ in self.get_iterator(self.get_dataset(X), training=False)]
         return np.concatenate(out)
 

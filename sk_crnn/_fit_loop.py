@@ -1,18 +1,20 @@
 """The training loop of the CRNN estimators' base, on skorch's extension points: the
 validation split, the callbacks of the training options, augmentation in the training
-loader's collate step, the precision's train-step strategy, the check of the loss and the
-record of an interrupted fit (a mixin of ``SpectrogramNet``)."""
+loader's collate step, the precision's train-step strategy, the check of the loss, the
+callbacks that need validation data and the record of an interrupted fit (a mixin of
+``SpectrogramNet``)."""
 
 import math
+import os
+import sys
 import warnings
 
 import numpy as np
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 
-from ._fit_checks import stopped_early
+from ._augment import AugmentedCollate, BatchAugment
 from ._training import OWNED_CALLBACK_ARGS, check_validation_split, draw_seed, training_callbacks
-from .augment import AugmentedCollate, BatchAugment
 
 
 class TrainingLoop:
@@ -127,7 +129,7 @@ class TrainingLoop:
         try:
             return super().fit_loop(X, y, epochs, **kwargs)
         except KeyboardInterrupt:
-            if not stopped_early(self):
+            if not self._stopped_early():
                 self.interrupted_epoch_ = self._epochs_done
                 self._interrupted = (start, self._epochs_done)
             raise
@@ -152,4 +154,53 @@ class TrainingLoop:
                 f"lr (currently {self.lr}) or check the input scaling and the targets.",
                 RuntimeWarning, stacklevel=2)
 
+    # -- callbacks that need validation data ------------------------------------------------
+    def _check_validation_callbacks(self):
+        """Refuse callbacks that watch a validation score when the net has no validation data
+        (skorch would fail after the first epoch with ``KeyError: 'valid_loss'``)."""
+        if self._has_validation() or self.callbacks == "disable":
+            return
+        for cb_name, callback in getattr(self, "callbacks_", []):
+            monitor = getattr(callback, "monitor", None)
+            if not (isinstance(monitor, str) and monitor.startswith("valid_")):
+                continue
+            kind = type(callback).__name__
+            fix = ("use the estimator's early_stopping=True with validation_fraction (for example "
+                   "validation_fraction=0.1) instead of skorch's EarlyStopping, or set "
+                   "validation_fraction" if isinstance(callback, EarlyStopping)
+                   else "set validation_fraction (for example validation_fraction=0.1) or "
+                   "train_split")
+            named = f"{cb_name!r}, " if cb_name != kind else ""
+            raise ValueError(
+                f"callbacks holds {kind} ({named}monitor={monitor!r}), which watches a "
+                f"validation score, but {type(self).__name__} has no validation data "
+                f"(validation_fraction={self.validation_fraction!r}, train_split=None): {fix}.")
 
+    # -- interrupted training ---------------------------------------------------------------
+    def _stopped_early(self):
+        """Whether the ``KeyboardInterrupt`` ending the fit loop came from a skorch
+        ``EarlyStopping`` callback (which stops training that way on purpose)."""
+        return any(isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
+                   for _, cb in getattr(self, "callbacks_", []))
+
+
+    def _warn_interrupted(self, method, start, done):
+        """Warn that ``<method>`` stopped on a KeyboardInterrupt after ``done`` completed
+        epochs of its history (``start`` of them before this call)."""
+        of_call = done - start
+        where = "" if start == 0 else f" of this call (epoch {done} of its history)"
+        warnings.warn(
+            f"{type(self).__name__}.{method} was interrupted (KeyboardInterrupt, for example "
+            f"Ctrl-C) after {of_call} of max_epochs={self.max_epochs} epochs{where}: the network "
+            f"is only partly trained. interrupted_epoch_={done} records this until the next fit; "
+            "fit again to train it fully.", RuntimeWarning, stacklevel=_caller_level())
+
+
+def _caller_level():
+    """The ``stacklevel`` (for a warning of the function calling this) of the first frame
+    outside sk_crnn."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

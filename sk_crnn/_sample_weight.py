@@ -12,8 +12,8 @@ import torch
 from skorch.dataset import Dataset
 from skorch.utils import is_dataset, to_tensor
 
+from ._augment import MixedClasses
 from ._validation import accepted_kwargs
-from .augment import MixedClasses
 
 
 def check_sample_weight(sample_weight, n_clips, name):
@@ -58,7 +58,7 @@ def check_sample_weight(sample_weight, n_clips, name):
     return weights
 
 
-_WEIGHT_KEY = "sample_weight"  # as augment.AugmentedCollate names it
+_WEIGHT_KEY = "sample_weight"  # as _augment.AugmentedCollate names it
 
 
 def weighted_dataset(X, y, sample_weight):
@@ -159,14 +159,17 @@ class SampleWeighting:
     def infer(self, x, **fit_params):
         """skorch's forward pass; the weights a weighted batch carries are not the module's
         input."""
-        if isinstance(x, dict) and _WEIGHT_KEY in x:
-            x = x["X"]
-        return super().infer(x, **fit_params)
+        return super().infer(self._module_input(x), **fit_params)
+
+    @staticmethod
+    def _module_input(x):
+        """A batch's input without the weights a weighted batch carries."""
+        return x["X"] if isinstance(x, dict) and _WEIGHT_KEY in x else x
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The loss of a batch: the criterion's (``_criterion_loss``), the weighted mean of
         the clips' losses when ``X`` carries weights, and for mixup of class indices
-        (:class:`~sk_crnn.augment.MixedClasses` targets) the mix of both labels' losses."""
+        (``_augment.MixedClasses`` targets) the mix of both labels' losses."""
         weights = None
         if isinstance(X, dict) and _WEIGHT_KEY in X:
             X, weights = X["X"], X[_WEIGHT_KEY]

@@ -11,7 +11,7 @@ from skorch.callbacks import EpochScoring
 
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
-from ._fit_checks import check_labels
+from ._labels import check_labels
 from ._sample_weight import WeighsClips
 from ._training import class_weights
 from ._validation import Rule, accepted_kwargs

@@ -10,6 +10,7 @@ from torch.nn import functional as F
 from ._base import SpectrogramNet
 from ._detection_targets import check_some_active, check_target_layout
 from ._docs import BATCH_SIZE_DOC, COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
+from ._inference import FrameOutputs
 from ._training import window_arrays
 from ._validation import Interval, Options, Rule
 from .events import (
@@ -411,10 +412,13 @@ default="sqrt"
         return self.thresholds_
 
     # -- prediction ---------------------------------------------------------------------------
-    def evaluation_step(self, batch, training=False):
-        """skorch's forward pass of a batch: the frame logits (without the clip head's)."""
-        out = super().evaluation_step(batch, training=training)
-        return out[..., :self.n_outputs_] if getattr(self, "clip_head_", False) else out
+    def _inference_module(self, method="predict_proba"):
+        """The base's, keeping the frame logits only (a clip head's come after them)."""
+        if method == "predict_proba" and getattr(self, "clip_head_", False):
+            self.check_is_fitted()
+            return FrameOutputs(self.module_, self._get_predict_nonlinearity(),
+                                n_outputs=self.n_outputs_)
+        return super()._inference_module(method)
 
     @shared_docs
     def predict(self, X):

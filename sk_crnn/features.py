@@ -167,20 +167,33 @@ def mel_bands(mel, *, device, group=16):
     return bands
 
 
-class MelPlan:
-    """Precomputed constants for one parameter set, kept on one device.
+class MelFrontEnd(torch.nn.Module):
+    """The front end of :class:`~sk_crnn.MelSpectrogramTransformer` as a torch module.
+
+    Its buffers are the window, the mel filterbank, the DCT of MFCCs and the band statistics
+    of ``normalize="band"``, so ``.to(device)`` moves it and it can be composed with a
+    network into one module from waveforms to outputs (see the transformer's
+    ``_frontend_module``).
 
     Parameters
     ----------
-    sr, n_fft, hop_length, win_length, window, center, pad_mode, n_mels, fmin, fmax, power,
-    htk, norm, scale, ref, amin, top_db, n_mfcc :
+    sr, n_fft, hop_length, win_length, window, center, pad_mode, n_mels, fmin, fmax, power, \
+htk, norm, scale, ref, amin, top_db, n_mfcc :
         As in :class:`~sk_crnn.MelSpectrogramTransformer`.
-    device : torch.device
-        Where the computation runs.
+    device : torch.device, default=None
+        Where the buffers are made (the CPU by default).
+    n_samples : int, default=None
+        :meth:`forward` zero-pads or crops its input to this many samples, at the end (the
+        fitted length); ``None``: it keeps the input's length.
+    band_mean, band_std : array-like of shape (n_bands,), default=None
+        The band statistics of ``normalize="band"``: :meth:`forward` returns
+        ``(features - band_mean) / max(band_std, 1e-8)``.
     """
 
     def __init__(self, *, sr, n_fft, hop_length, win_length, window, center, pad_mode, n_mels,
-                 fmin, fmax, power, htk, norm, scale, ref, amin, top_db, n_mfcc, device):
+                 fmin, fmax, power, htk, norm, scale, ref, amin, top_db, n_mfcc, device=None,
+                 n_samples=None, band_mean=None, band_std=None):
+        super().__init__()
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.center = center
@@ -190,38 +203,72 @@ class MelPlan:
         self.ref = ref
         self.amin = amin
         self.top_db = top_db
-        self.device = device
-        self.window = torch.from_numpy(
-            stft_window(window, n_fft=n_fft, win_length=win_length)).to(device)
+        self.n_samples = n_samples
+        self.register_buffer("window", torch.from_numpy(
+            stft_window(window, n_fft=n_fft, win_length=win_length)))
         mel = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk,
                              norm=norm)
         # (n_freq, n_mels): frames are rows, so the projection is a plain matmul.
-        self.mel_t = torch.from_numpy(np.ascontiguousarray(mel.T)).to(device)
-        self.mel_bands = mel_bands(mel, device=device)
-        self.dct_t = None
-        if n_mfcc is not None:
-            self.dct_t = torch.from_numpy(
-                np.ascontiguousarray(dct_matrix(n_mfcc, n_mels).T)).to(device)
-        self._float64 = None  # the constants in float64, made on first use
+        self.register_buffer("mel_t", torch.from_numpy(np.ascontiguousarray(mel.T)))
+        self.register_buffer("dct_t", None if n_mfcc is None else torch.from_numpy(
+            np.ascontiguousarray(dct_matrix(n_mfcc, n_mels).T)))
+        if (band_mean is None) != (band_std is None):
+            raise ValueError("band_mean and band_std are given together or not at all.")
+        self.register_buffer("band_mean", None if band_mean is None else torch.as_tensor(
+            np.asarray(band_mean), dtype=torch.float32))
+        self.register_buffer("band_scale", None if band_std is None else 1.0 / torch.clamp(
+            torch.as_tensor(np.asarray(band_std), dtype=torch.float32), min=1e-8))
+        self._groups = {}  # (device, dtype) -> the filterbank groups (mel_bands), made on use
+        if device is not None:
+            self.to(device)
+
+    @property
+    def device(self):
+        """torch.device: Where the buffers are."""
+        return self.window.device
 
     def _constants(self, dtype):
-        """The window, the filterbank groups and the DCT in ``dtype`` (float32 or float64)."""
-        if dtype != torch.float64:
-            return self.window, self.mel_bands, self.dct_t
-        if self._float64 is None:
-            self._float64 = (
-                self.window.double(),
-                [(lo, hi, a, b, w.double()) for lo, hi, a, b, w in self.mel_bands],
-                None if self.dct_t is None else self.dct_t.double())
-        return self._float64
+        """The window, the filterbank groups and the DCT in ``dtype`` (float32 or float64),
+        on the buffers' device."""
+        key = (self.device, dtype)
+        if key not in self._groups:
+            mel = self.mel_t.T.cpu().numpy()
+            self._groups[key] = [(lo, hi, a, b, w.to(dtype)) for lo, hi, a, b, w
+                                 in mel_bands(mel, device=self.device)]
+        dct_t = None if self.dct_t is None else self.dct_t.to(dtype)
+        return self.window.to(dtype), self._groups[key], dct_t
 
     def n_frames(self, n_samples):
         """Frames produced for clips of ``n_samples`` samples."""
         return n_frames_for(n_samples, n_fft=self.n_fft, hop_length=self.hop_length,
                             center=self.center)
 
-    def __call__(self, x, out=None):
-        """Features of a batch of equal-length clips.
+    def forward(self, x):
+        """Features of a batch of waveforms, as the transformer's ``transform`` gives them.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_samples), float32, on :attr:`device`
+            Mono waveforms; zero-padded or cropped at the end to ``self.n_samples`` when set.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, n_bands, n_frames)
+            Log-mel spectrograms or MFCCs, normalised per band when the statistics are set.
+        """
+        if self.n_samples is not None:
+            x = fit_length(x, self.n_samples)
+        return self.normalized(self.features(x)).transpose(1, 2)
+
+    def normalized(self, feats):
+        """``feats`` of shape (batch, n_frames, n_bands) with the band normalisation applied
+        (unchanged without band statistics)."""
+        if self.band_mean is None:
+            return feats
+        return (feats - self.band_mean) * self.band_scale
+
+    def features(self, x, out=None):
+        """Features of a batch of equal-length clips, frames first.
 
         Parameters
         ----------
@@ -236,7 +283,8 @@ class MelPlan:
         -------
         features : torch.Tensor of shape (batch, n_frames, n_bands)
             ``n_bands`` is ``n_mels``, or ``n_mfcc`` when MFCCs are asked for. Frames come
-            first; the caller transposes while copying into its output.
+            first; the caller transposes while copying into its output. No band
+            normalisation (:meth:`normalized`).
         """
         batch, n_samples = x.shape
         window, bands, dct_t = self._constants(x.dtype)
@@ -319,3 +367,13 @@ class MelPlan:
             floor = db.amax(dim=(1, 2)) - self.top_db
             torch.maximum(db, floor[:, None, None], out=db)
         return db
+
+
+def fit_length(x, n_samples):
+    """``x`` of shape (batch, samples) zero-padded or cropped at the end to ``n_samples``."""
+    if x.shape[-1] >= n_samples:
+        return x[..., :n_samples]
+    return torch.nn.functional.pad(x, (0, n_samples - x.shape[-1]))
+
+
+__all__ = ["MelFrontEnd", "dct_matrix", "mel_filterbank", "n_frames_for", "stft_window"]

@@ -71,11 +71,11 @@ class CRNNRegressor(WeighsClips, SpectrogramNet, NeuralNetRegressor):
         y_pred : ndarray of shape (n_clips,) or (n_clips, n_outputs)
             1-D when ``y`` was 1-D in fit.
         """
-        y_pred = NeuralNetRegressor.predict_proba(self, X).astype(np.float64)
+        y_pred = SpectrogramNet.predict_proba(self, X).astype(np.float64)  # the inference module
         return y_pred.ravel() if getattr(self, "y_ndim_", 2) == 1 else y_pred
 
     # A regressor has no class probabilities: hasattr(reg, "predict_proba") is False.
-    predict_proba = available_if(lambda est: False)(NeuralNetRegressor.predict_proba)
+    predict_proba = available_if(lambda est: False)(SpectrogramNet.predict_proba)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

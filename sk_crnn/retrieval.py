@@ -11,7 +11,7 @@ from skorch import NeuralNet
 
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc
-from ._fit_checks import check_labels
+from ._labels import check_labels
 from ._retrieval_metrics import precision_at_k
 from ._training import unwrap_subsets
 from ._validation import Interval, Options, check_param
@@ -263,6 +263,10 @@ class CRNNEmbedder(SpectrogramNet):
             raise ValueError(f"{type(self).__name__}.score does not support sample_weight.")
         emb = self.transform(X)
         return precision_at_k(y, emb, k=min(10, len(emb) - 1))
+
+    def _inference_module(self, method="transform"):
+        """The base's; by default the embeddings, what ``transform`` returns."""
+        return super()._inference_module(method)
 
     # Embeddings, not predictions: an embedder has no predict or predict_proba.
     predict = available_if(lambda est: False)(NeuralNet.predict)

@@ -6,14 +6,14 @@ import numpy as np
 import torch
 from sklearn.utils import check_consistent_length
 from skorch.callbacks import GradientNormClipping
-from skorch.dataset import unpack_data
 
 from . import ctc
+from ._augment import AugmentedCollate
 from ._base import SpectrogramNet
 from ._docs import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC, module_doc, shared_docs
+from ._inference import CTCOutputs, output_steps
 from ._training import unwrap_subsets
 from ._validation import BOOL, Options, Rule
-from .augment import AugmentedCollate
 from .io._manifests import read_manifest
 from .modules import SequenceCRNN
 
@@ -24,7 +24,6 @@ _NO_MIXUP = ("Mixing two clips gives the audio of two transcripts at once, which
 _NO_SHIFT = ("A circular time shift moves the end of an utterance before its start, so the "
              "transcript no longer matches; CRNNTranscriber supports freq_mask and time_mask.")
 #: Logits of a step after a clip's end: the blank, certainly.
-_PAD_LOGIT = -1e4
 
 
 def _check_vocabulary(value, name):
@@ -248,20 +247,15 @@ class CRNNTranscriber(SpectrogramNet):
         with torch.random.fork_rng(devices=[]):
             return self.module(**kwargs)
 
-    @staticmethod
-    def _output_steps(module, frames):
-        length = getattr(module, "output_length", None)
-        return length(frames) if callable(length) else frames
-
     def _check_lengths(self, encoded, lengths, transcripts, tokens, module):
-        steps = np.asarray(self._output_steps(module, lengths))
+        steps = np.asarray(output_steps(module, lengths))
         needed = ctc.needed_steps(encoded)
         short = np.flatnonzero(needed > steps)
         if not len(short):
             return
         i = short[0]
         frames = int(lengths[i]) + 1
-        while self._output_steps(module, frames) < needed[i]:
+        while output_steps(module, frames) < needed[i]:
             frames += 1
         pools = getattr(getattr(module, "crnn", module), "time_pool", None)
         raise ValueError(
@@ -318,25 +312,19 @@ class CRNNTranscriber(SpectrogramNet):
         encoded targets (column 0: true frame lengths; then token indices padded with 0)."""
         y_true = torch.as_tensor(y_true, device=y_pred.device)
         frames, targets = y_true[:, 0], y_true[:, 1:]
-        steps = torch.as_tensor(self._output_steps(self.module_, frames)).clamp(
+        steps = torch.as_tensor(output_steps(self.module_, frames)).clamp(
             1, y_pred.shape[1])
         log_probs = torch.log_softmax(y_pred.float(), dim=-1).transpose(0, 1)
         return self.criterion_(log_probs, targets, steps, (targets > 0).sum(dim=1))
 
     # -- prediction ---------------------------------------------------------------------------
-    def evaluation_step(self, batch, training=False):
-        """skorch's forward pass of a batch (at the fitted length: each clip's outputs do not
-        depend on the others of its batch), with the steps after each clip's end set to a
-        certain blank: the loss never trained them."""
-        Xi, _ = unpack_data(batch)
-        Xi = torch.as_tensor(Xi, device=self.device)
-        lengths = ctc.frame_lengths(Xi)
-        out = super().evaluation_step((ctc.fill_padding(Xi, lengths), None), training=training)
-        steps = self._output_steps(self.module_, lengths.to(out.device))
-        after = torch.arange(out.shape[1], device=out.device)[None, :] >= steps[:, None]
-        blank = torch.full_like(out[0, 0], _PAD_LOGIT)
-        blank[0] = 0.0
-        return torch.where(after[:, :, None], blank, out)
+    def _inference_module(self, method="predict_proba"):
+        """The base's, with each clip's padding filled before the network and the steps
+        after its end a certain blank (:class:`sk_crnn._inference.CTCOutputs`)."""
+        if method == "predict_proba":
+            self.check_is_fitted()
+            return CTCOutputs(self.module_, self._get_predict_nonlinearity())
+        return super()._inference_module(method)
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":

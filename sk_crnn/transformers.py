@@ -19,7 +19,7 @@ from ._validation import (
     check_param,
     validate_params,
 )
-from .features import MelPlan
+from .features import MelFrontEnd
 
 
 class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
@@ -205,14 +205,38 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                     f"{self.n_fft} with center=False; give a longer duration, a smaller n_fft "
                     "or center=True.")
 
-    def _plan(self, device):
+    def _plan(self, device, fitted=None):
+        """The front end on ``device``; ``fitted=True`` adds the fitted length and the band
+        statistics (``fitted=None``: those that are set)."""
         win_length = self.n_fft if self.win_length is None else self.win_length
-        return MelPlan(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length,
-                       win_length=win_length, window=self.window, center=self.center,
-                       pad_mode=self.pad_mode, n_mels=self.n_mels, fmin=self.fmin,
-                       fmax=self.fmax, power=float(self.power), htk=self.htk, norm=self.norm,
-                       scale=self.scale, ref=self.ref, amin=self.amin, top_db=self.top_db,
-                       n_mfcc=self.n_mfcc, device=device)
+        fitted = {} if fitted is False else {
+            "n_samples": getattr(self, "n_samples_", None),
+            "band_mean": getattr(self, "band_mean_", None) if self.normalize else None,
+            "band_std": getattr(self, "band_std_", None) if self.normalize else None}
+        return MelFrontEnd(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length,
+                           win_length=win_length, window=self.window, center=self.center,
+                           pad_mode=self.pad_mode, n_mels=self.n_mels, fmin=self.fmin,
+                           fmax=self.fmax, power=float(self.power), htk=self.htk,
+                           norm=self.norm, scale=self.scale, ref=self.ref, amin=self.amin,
+                           top_db=self.top_db, n_mfcc=self.n_mfcc, device=device, **fitted)
+
+    def _frontend_module(self, device="cpu"):
+        """The fitted front end as a torch module: waveforms (batch, n_samples) to the
+        features ``transform`` gives (batch, n_bands_, n_frames_), float32.
+
+        Parameters
+        ----------
+        device : str or torch.device, default="cpu"
+
+        Returns
+        -------
+        module : sk_crnn.features.MelFrontEnd
+            In evaluation mode; its buffers hold the window, the filterbank, the DCT and the
+            band statistics, and it pads or crops to ``n_samples_`` as ``transform`` does.
+        """
+        check_is_fitted(self, "n_frames_")
+        self._validate_params(fitted=True)
+        return self._plan(torch.device(device), fitted=True).eval()
 
     # -- scikit-learn API -------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -235,7 +259,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
             n_samples = int(round(self.duration * self.sr))
         else:
             n_samples = X.shape[1] if isinstance(X, np.ndarray) else max(len(c) for c in X)
-        plan = self._plan(device)
+        plan = self._plan(device, fitted=False)
         n_frames = plan.n_frames(n_samples)
         if n_frames < 1:
             raise ValueError(f"The clips are {n_samples} samples long, shorter than "
@@ -273,7 +297,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_frames_")
         device = self._validate_params(fitted=True)
-        plan = self._plan(device)
+        plan = self._plan(device, fitted=True)
         n_bands = self.n_mels if self.n_mfcc is None else self.n_mfcc
         if (n_bands, plan.n_frames(self.n_samples_)) != (self.n_bands_, self.n_frames_):
             raise ValueError(
@@ -307,11 +331,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         out = np.empty((n_clips, self.n_bands_, self.n_frames_), dtype=dtype)
         n = self.n_samples_
         fixed = isinstance(X, np.ndarray) and X.shape[1] == n
-        normalize = normalize and self.normalize == "band"
-        if normalize:
-            mean = torch.as_tensor(self.band_mean_, dtype=torch.float32, device=plan.device)
-            scale = 1.0 / torch.clamp(torch.as_tensor(self.band_std_, dtype=torch.float32,
-                                                      device=plan.device), min=1e-8)
+        normalize = normalize and plan.band_mean is not None
         in_place = (dtype == np.float32 and plan.device.type == "cpu" and plan.dct_t is None
                     and not normalize)
         starts = range(0, n_clips, self.batch_size)
@@ -328,14 +348,14 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                         m = min(n, clip.shape[0])
                         chunk[row, :m] = clip[:m]
                 x = torch.from_numpy(chunk).to(plan.device)
-                norm = (mean, scale) if normalize else None
-                _write_features(out[start:stop], plan, x, norm, in_place)
+                _write_features(out[start:stop], plan, x, normalize, in_place)
                 # NaN or Inf propagate into the sum (float64: no overflow of its own).
                 if not np.isfinite(out[start:stop].sum(dtype=np.float64)):
-                    self._recompute_overflowing(out[start:stop], plan, x, chunk, start, norm)
+                    self._recompute_overflowing(out[start:stop], plan, x, chunk, start,
+                                                normalize)
         return out
 
-    def _recompute_overflowing(self, out, plan, x, chunk, first, norm):
+    def _recompute_overflowing(self, out, plan, x, chunk, first, normalize):
         """Recompute in float64 the clips of a chunk whose features are not finite.
 
         Audio far beyond full scale (samples of 1e16 and more) overflows the float32 powers;
@@ -344,7 +364,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         """
         rows = np.flatnonzero(~np.isfinite(out.reshape(len(out), -1)).all(axis=1))
         redone = np.empty((rows.size, *out.shape[1:]), dtype=out.dtype)
-        _write_features(redone, plan, x[torch.from_numpy(rows).to(x.device)].double(), norm,
+        _write_features(redone, plan, x[torch.from_numpy(rows).to(x.device)].double(), normalize,
                         in_place=False)
         _check_finite_features(redone, chunk[rows], first + rows, self)
         out[rows] = redone
@@ -368,15 +388,15 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _write_features(out, plan, x, norm, in_place):
+def _write_features(out, plan, x, normalize, in_place):
     """Compute the features of the clips ``x`` into ``out`` (n_clips, n_bands, n_frames), a
-    slice of the output array; ``norm`` is (mean, scale) of the band normalisation or None."""
+    slice of the output array; ``normalize``: with the front end's band normalisation."""
     if in_place:  # write straight into the output: no second output-sized buffer
-        plan(x, out=torch.from_numpy(out).transpose(1, 2))
+        plan.features(x, out=torch.from_numpy(out).transpose(1, 2))
         return
-    feats = plan(x)
-    if norm is not None:
-        feats = (feats - norm[0]) * norm[1]
+    feats = plan.features(x)
+    if normalize:
+        feats = plan.normalized(feats)
     feats = feats.transpose(1, 2)
     if plan.device.type != "cpu" and feats.dtype != _TORCH_DTYPES[out.dtype.name]:
         feats = feats.to(_TORCH_DTYPES[out.dtype.name])  # cast on the device: a smaller copy
@@ -447,3 +467,6 @@ def _cuda_missing(device):
         return torch.device(device).type == "cuda" and not torch.cuda.is_available()
     except (RuntimeError, TypeError, ValueError):
         return False
+
+
+__all__ = ["MelSpectrogramTransformer"]

@@ -1,5 +1,5 @@
 """sk_crnn.features: the numerical core of MelSpectrogramTransformer (frame counts, the window,
-the mel filterbank and its band groups, the DCT, and MelPlan's batched STFT, mel projection and
+the mel filterbank and its band groups, the DCT, and MelFrontEnd's batched STFT, mel projection and
 scaling), tested directly against librosa, scipy and dense reference computations. The
 transformer's own behaviour is tested in test_transformers.py."""
 
@@ -13,7 +13,7 @@ import torch
 
 from sk_crnn import features
 from sk_crnn.features import (
-    MelPlan,
+    MelFrontEnd,
     _n_empty_bands,
     dct_matrix,
     mel_bands,
@@ -29,7 +29,7 @@ PLAN = dict(sr=8000, n_fft=64, hop_length=16, win_length=64, window="hann", cent
 
 
 def plan(**params):
-    return MelPlan(**{**PLAN, **params}, device=CPU)
+    return MelFrontEnd(**{**PLAN, **params}, device=CPU)
 
 
 def noise(n_clips=3, n_samples=400, seed=0):
@@ -163,13 +163,13 @@ def test_mel_bands_of_an_empty_group():
     assert (lo, hi, first, last) == (0, 1, 0, 2) and not weights.any()
 
 
-# -- MelPlan ------------------------------------------------------------------------------------
+# -- MelFrontEnd -------------------------------------------------------------------------------
 @pytest.mark.parametrize("pad_mode", ["constant", "reflect", "edge"])
 @pytest.mark.parametrize("center", [True, False])
 def test_mel_plan_matches_librosa_in_db(pad_mode, center):
     X = noise()
     p = plan(pad_mode=pad_mode, center=center)
-    out = p(torch.from_numpy(X)).numpy()
+    out = p.features(torch.from_numpy(X)).numpy()
     n_frames = p.n_frames(X.shape[1])
     assert out.shape == (3, n_frames, 8) and out.dtype == np.float32
     for x, o in zip(X, out):
@@ -180,12 +180,12 @@ def test_mel_plan_matches_librosa_in_db(pad_mode, center):
 
 def test_mel_plan_scales():
     X = noise(2)
-    power = plan(scale=None)(torch.from_numpy(X)).numpy()
+    power = plan(scale=None).features(torch.from_numpy(X)).numpy()
     ref = np.stack([librosa_mel(x) for x in X]).transpose(0, 2, 1)
     np.testing.assert_allclose(power, ref, rtol=1e-4, atol=1e-9)
-    log = plan(scale="log", amin=1e-6)(torch.from_numpy(X)).numpy()
+    log = plan(scale="log", amin=1e-6).features(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(log, np.log(power + 1e-6), rtol=1e-5, atol=1e-5)
-    magnitude = plan(scale=None, power=1.0)(torch.from_numpy(X)).numpy()
+    magnitude = plan(scale=None, power=1.0).features(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(magnitude, np.stack([librosa_mel(x, power=1.0) for x in X])
                                .transpose(0, 2, 1), rtol=1e-4, atol=1e-7)
 
@@ -194,7 +194,7 @@ def test_mel_plan_scales():
 @pytest.mark.parametrize("top_db", [80.0, 20.0, None])
 def test_mel_plan_db_reference_and_floor_per_clip(ref, top_db):
     X = noise(2) * np.array([[1.0], [30.0]], dtype=np.float32)  # two loudnesses
-    out = plan(ref=ref, top_db=top_db)(torch.from_numpy(X)).numpy()
+    out = plan(ref=ref, top_db=top_db).features(torch.from_numpy(X)).numpy()
     for x, o in zip(X, out):
         expected = librosa.power_to_db(librosa_mel(x), ref=ref, amin=1e-10, top_db=top_db)
         np.testing.assert_allclose(o.T, expected, atol=2e-3)
@@ -206,8 +206,8 @@ def test_mel_plan_db_reference_and_floor_per_clip(ref, top_db):
 
 def test_mel_plan_mfcc_is_the_dct_of_the_db_spectrogram():
     X = noise(2)
-    db = plan()(torch.from_numpy(X)).numpy()
-    mfcc = plan(n_mfcc=5)(torch.from_numpy(X)).numpy()
+    db = plan().features(torch.from_numpy(X)).numpy()
+    mfcc = plan(n_mfcc=5).features(torch.from_numpy(X)).numpy()
     assert mfcc.shape == db.shape[:2] + (5,)
     for d, m in zip(db, mfcc):
         np.testing.assert_allclose(m.T, librosa.feature.mfcc(S=d.T, n_mfcc=5), rtol=1e-4,
@@ -217,29 +217,29 @@ def test_mel_plan_mfcc_is_the_dct_of_the_db_spectrogram():
 def test_mel_plan_float64_gives_float32s_values():
     X = noise(2)
     p = plan()
-    out32 = p(torch.from_numpy(X))
-    out64 = p(torch.from_numpy(X).double())
+    out32 = p.features(torch.from_numpy(X))
+    out64 = p.features(torch.from_numpy(X).double())
     assert out64.dtype == torch.float64 and out32.dtype == torch.float32
     torch.testing.assert_close(out64.float(), out32, atol=2e-3, rtol=0)
     assert p._constants(torch.float64)[0].dtype == torch.float64
-    assert p._constants(torch.float64) is p._constants(torch.float64)  # made once
+    assert p._constants(torch.float64)[1] is p._constants(torch.float64)[1]  # made once
 
 
 def test_mel_plan_writes_into_out():
     X = torch.from_numpy(noise(2))
     p = plan(scale=None)
     out = torch.empty(2, 8, p.n_frames(X.shape[1])).transpose(1, 2)  # a strided view
-    result = p(X, out=out)
+    result = p.features(X, out=out)
     assert result is out
-    torch.testing.assert_close(out, p(X))
+    torch.testing.assert_close(out, p.features(X))
 
 
 @pytest.mark.parametrize("block", [1, 3, 7])
 def test_mel_plan_blocks_give_the_same_values(monkeypatch, block):
     X = torch.from_numpy(noise(2, n_samples=700))
-    whole = plan(pad_mode="reflect")(X)
+    whole = plan(pad_mode="reflect").features(X)
     monkeypatch.setattr(features, "FRAME_BLOCK", block)
-    torch.testing.assert_close(plan(pad_mode="reflect")(X), whole, rtol=0, atol=0)
+    torch.testing.assert_close(plan(pad_mode="reflect").features(X), whole, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("pad_mode, torch_mode", [("constant", "constant"),
@@ -251,7 +251,7 @@ def test_padded_segment_is_a_slice_of_the_padded_signal(pad_mode, torch_mode, ce
     p = plan(n_fft=16, hop_length=4, win_length=16, n_mels=2, pad_mode=pad_mode, center=center)
     pad = 8 if center else 0
     full = torch.nn.functional.pad(x[:, None], (pad, pad), mode=torch_mode)[:, 0]
-    # the segments MelPlan asks for: from frame k's start to frame m's end (k <= m)
+    # the segments MelFrontEnd asks for: from frame k's start to frame m's end (k <= m)
     last = p.n_frames(100) - 1
     for k, m in [(0, 0), (0, last), (1, 3), (5, 12), (last - 2, last), (last, last)]:
         a, b = k * 4, m * 4 + 16

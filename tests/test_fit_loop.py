@@ -14,8 +14,8 @@ from skorch import NeuralNet
 
 import sk_crnn
 from sk_crnn import CRNNClassifier, CRNNTranscriber, _precision
+from sk_crnn._augment import AugmentedCollate, BatchAugment, MixedClasses
 from sk_crnn._base import SpectrogramNet
-from sk_crnn.augment import AugmentedCollate, BatchAugment, MixedClasses
 
 TINY = dict(module__conv_channels=(4,), module__rnn_hidden=4, batch_size=8, max_epochs=2)
 AUGMENT = dict(freq_mask=3, time_mask=3, time_shift=2, mixup=0.4)
@@ -29,11 +29,16 @@ def data():
 
 def test_the_base_keeps_skorchs_training_step_and_its_methods_on_the_class():
     own = [c for c in SpectrogramNet.__mro__ if c.__module__.startswith("sk_crnn")]
-    for name in ("train_step_single", "validation_step", "evaluation_step"):
+    for name in ("train_step_single", "validation_step"):
         assert not any(name in vars(c) for c in own), name
     assert CRNNClassifier.train_step_single is NeuralNet.train_step_single
+    # prediction runs the inference module: evaluation_step is the base's, once, for every task
+    tasks = [sk_crnn.CRNNClassifier, sk_crnn.CRNNRegressor, sk_crnn.CRNNEventDetector,
+             sk_crnn.CRNNTranscriber, sk_crnn.CRNNEmbedder]
+    assert all(t.evaluation_step is SpectrogramNet.evaluation_step for t in tasks)
     package = Path(sk_crnn.__file__).parent
-    for module in ("_training.py", "_embedding.py", "_fit_loop.py", "_precision.py"):
+    for module in ("_training.py", "_embedding.py", "_fit_loop.py", "_precision.py", "_base.py",
+                   "_labels.py", "_inference.py", "_sample_weight.py"):
         tree = ast.parse((package / module).read_text())
         taking_self = [f.name for f in tree.body if isinstance(f, ast.FunctionDef)
                        and f.args.args and f.args.args[0].arg in ("self", "net", "est")

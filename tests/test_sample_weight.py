@@ -20,7 +20,7 @@ from sk_crnn import (
     CRNNRegressor,
     CRNNTranscriber,
 )
-from sk_crnn.augment import BatchAugment
+from sk_crnn._augment import BatchAugment
 
 TINY = dict(module__conv_channels=(4,), module__rnn_hidden=4, batch_size=8, max_epochs=2)
 PLAIN = dict(mixup=0.0, lr_schedule=None)

@@ -19,7 +19,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
 from sk_crnn import CRNNClassifier, CRNNRegressor, MelSpectrogramTransformer
-from sk_crnn.augment import mask_bands, mixup_batch, shift_time
+from sk_crnn._augment import mask_bands, mixup_batch, shift_time
 from sk_crnn.datasets import make_tone_clips
 
 TINY = dict(module__conv_channels=(4,), module__rnn_hidden=4, batch_size=8, max_epochs=2)
