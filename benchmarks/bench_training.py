@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from sk_crnn.estimators import CRNNClassifier
+from sk_crnn import CRNNClassifier
 from sk_crnn.modules import CRNN
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")

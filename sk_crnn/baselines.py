@@ -76,3 +76,6 @@ def mfcc_baseline(sr, n_fft, hop_length, *, n_mels=40, n_mfcc=20, classifier=Non
         MelSpectrogramTransformer(sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
                                   n_mfcc=n_mfcc),
         FunctionTransformer(mean_std_pool), StandardScaler(), classifier)
+
+
+__all__ = ["mean_std_pool", "mfcc_baseline"]

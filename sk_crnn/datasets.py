@@ -397,3 +397,7 @@ def make_tone_phrases(n_samples=100, *, sr=8000, n_words=10, n_letters=8,
         X.append(np.clip(clip + noise * rng.standard_normal(len(clip)), -1, 1).astype(np.float32))
         y.append(" ".join(phrase))
     return X, np.array(y)
+
+
+__all__ = ["load_audio_folder", "make_event_sequences", "make_sound_scenes", "make_tone_clips",
+           "make_tone_phrases"]

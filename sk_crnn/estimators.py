@@ -3,6 +3,6 @@
 and pickles that name it keep working."""
 
 from .classifier import CRNNClassifier, encode_labels  # noqa: F401 (imported from here before)
-from .regressor import CRNNRegressor
+from .regressor import CRNNRegressor  # noqa: F401
 
-__all__ = ["CRNNClassifier", "CRNNRegressor"]
+__all__ = []  # not a public path: sk_crnn.CRNNClassifier, sk_crnn.CRNNRegressor

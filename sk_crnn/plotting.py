@@ -275,3 +275,6 @@ def plot_events(S, events_pred, events_ref=None, *, sr, hop_length, ax=None):
     lanes.set_yticklabels([str(label) for label in labels])
     lanes.set_ylabel("Events (solid: predicted, hatched: reference)")
     return ax
+
+
+__all__ = ["plot_events", "plot_history", "plot_spectrogram"]
