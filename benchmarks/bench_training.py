@@ -6,11 +6,12 @@ Run from the repository root::
 
 Both train the same CRNN (default architecture) on the same log-mel spectrograms
 (n_clips, 64, 63) for the same epochs, with Adam, the same learning rate and batch size and
-shuffled batches (no mixup, constant learning rate): (a) through ``CRNNClassifier.fit`` and (b) with the loop a PyTorch user
-would write (``TensorDataset`` + ``DataLoader(shuffle=True)``). It prints seconds per epoch,
-their ratio (our overhead), ``predict_proba`` throughput in clips/s, and the test accuracy of
-each. Features come from the spoken-keyword set in ``../shared/data`` when present (librosa
-mel spectrograms in one batched call), else from random spectrograms with 10 classes.
+shuffled batches (no mixup, constant learning rate): (a) through ``CRNNClassifier.fit``
+and (b) with the loop a PyTorch user would write (``TensorDataset`` +
+``DataLoader(shuffle=True)``). It prints seconds per epoch, their ratio (our overhead),
+``predict_proba`` throughput in clips/s, and the test accuracy of each. Features come from
+the spoken-keyword set in ``../shared/data`` when present (librosa mel spectrograms in one
+batched call), else from random spectrograms with 10 classes.
 """
 
 import argparse
