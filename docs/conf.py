@@ -12,6 +12,7 @@ from pathlib import Path
 # Import the package from this checkout even when it is not installed.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _gallery_order
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import sk_crnn  # noqa: E402
@@ -26,12 +27,38 @@ extensions = [
     "sphinx.ext.autosummary",
     "numpydoc",
     "myst_parser",
+    "sphinx_gallery.gen_gallery",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+
+# -- sphinx-gallery ---------------------------------------------------------------------------
+# The scripts in ../examples run on every build (plots on matplotlib's Agg backend) and their
+# pages, pictures and downloads are written to docs/auto_examples/ (git-ignored). An example
+# that fails fails the build. tests/test_examples.py runs the same scripts.
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "_gallery_order.example_order",
+    "abort_on_example_error": True,
+    "download_all_examples": False,
+    "show_memory": False,
+    # No execution-times page: it loads its table scripts from a CDN, which CI cannot reach.
+    "write_computation_times": False,
+    "remove_config_comments": True,
+    # Link the names in the code to their API pages of these docs, and keep for each of
+    # sk_crnn's names the examples that use it (the index's thumbnails read them).
+    "reference_url": {"sk_crnn": None},
+    "doc_module": ("sk_crnn",),
+    "backreferences_dir": "generated/backreferences",
+    "minigallery_sort_order": "_gallery_order.example_order",
+    "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": False,
+}
 
 # -- autodoc / autosummary ---------------------------------------------------------------------
 # Stub pages are generated into docs/generated/ (git-ignored) on every build.
@@ -60,6 +87,10 @@ html_title = f"sk_crnn {release}"
 html_static_path = []
 html_theme_options = {
     "description": "Convolutional recurrent neural networks for audio, in scikit-learn",
+    # Wide enough for the code of the pages and examples (lines of up to 100 characters,
+    # the line length of the package) without a horizontal scroll bar.
+    "page_width": "1240px",
+    "body_max_width": "none",
 }
 
 

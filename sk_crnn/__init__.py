@@ -19,17 +19,21 @@ _EXPORTS = {
     "CRNNTranscriber": "transcription",
     "MelSpectrogramTransformer": "transformers",
     "SimilarityIndex": "retrieval",
+    "export_onnx": "export",
     "load": "persistence",
     "load_audio": "io",
+    "make_pipeline": "pipeline",
     "save": "persistence",
 }
 
 if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from .classifier import CRNNClassifier
     from .detection import CRNNEventDetector
+    from .export import export_onnx
     from .io import AudioLoader, load_audio
     from .modules import CRNN
     from .persistence import load, save
+    from .pipeline import make_pipeline
     from .regressor import CRNNRegressor
     from .retrieval import CRNNEmbedder, SimilarityIndex
     from .transcription import CRNNTranscriber
@@ -63,8 +67,10 @@ __all__ = [
     "CRNNTranscriber",
     "MelSpectrogramTransformer",
     "SimilarityIndex",
+    "export_onnx",
     "load",
     "load_audio",
+    "make_pipeline",
     "save",
     "__version__",
 ]

@@ -3,6 +3,7 @@ pools over time (``_embeds``), ``transform``/``fit_transform``/``get_feature_nam
 
 import numpy as np
 import torch
+from sklearn.utils._set_output import _SetOutputMixin, _wrap_data_with_container
 from sklearn.utils.metaestimators import available_if
 from skorch.utils import to_tensor
 
@@ -13,8 +14,13 @@ def _has_embeddings(est):
     return est._embeds
 
 
-class Embeddings:
-    """The embedding methods of the CRNN estimators' base (a mixin of ``SpectrogramNet``)."""
+class Embeddings(_SetOutputMixin, auto_wrap_output_keys=None):
+    """The embedding methods of the CRNN estimators' base (a mixin of ``SpectrogramNet``).
+
+    ``set_output`` is scikit-learn's (``_SetOutputMixin``): ``transform`` wraps its own output,
+    so that it stays behind ``available_if``, and the subclasses, which declare the
+    ``transform`` key by default, have ``set_output`` where they have embeddings.
+    """
 
     _embeds = True  # whether transform gives embeddings
 
@@ -40,9 +46,12 @@ class Embeddings:
         """Pooled recurrent embeddings of the fitted network (see :meth:`embed`).
 
         {X_fitted}
-        embeddings : ndarray of shape (n_clips, embedding_dim)
+        embeddings : ndarray or DataFrame of shape (n_clips, embedding_dim)
+            A pandas or polars DataFrame with the columns of :meth:`get_feature_names_out`
+            when ``set_output(transform=...)`` or ``sklearn.set_config(transform_output=...)``
+            asks for one.
         """
-        return self.embed(X)
+        return _wrap_data_with_container("transform", self.embed(X), X, self)
 
     @available_if(_has_embeddings)
     def fit_transform(self, X, y, **fit_params):
@@ -59,7 +68,8 @@ class Embeddings:
 
         Returns
         -------
-        embeddings : ndarray of shape (n_clips, embedding_dim)
+        embeddings : ndarray or DataFrame of shape (n_clips, embedding_dim)
+            As :meth:`transform` returns them.
         """
         return self.fit(X, y, **fit_params).transform(X)
 

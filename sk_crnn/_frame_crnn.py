@@ -1,6 +1,8 @@
 """The event detector's network: a CRNN with one output per frame (public as
 ``sk_crnn.modules.FrameCRNN`` and ``sk_crnn.modules.attention_pool``)."""
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -15,7 +17,10 @@ class FrameCRNN(nn.Module):
     The recurrent output of every time step (``CRNN.sequence``) goes through the CRNN's
     dropout and linear output layer, giving ``n_outputs`` logits per step; where the conv
     blocks pooled over time (``time_pool > 1``) the steps are repeated (nearest-neighbour
-    upsampling) back to the number of input frames.
+    upsampling) back to the number of input frames. A causal network (``causal=True``)
+    repeats each step over the ``P`` frames it pooled (``P`` the product of ``time_pool``),
+    frame ``t`` taking step ``min(t // P, n_steps - 1)``, so that a frame's output never
+    depends on later frames but those of its own group (what a stream can compute).
 
     With ``clip_head=True`` a second linear layer gives, per step and class, the logit of an
     attention over time (the weak head of the DCASE task 4 baseline): the clip-level
@@ -91,7 +96,10 @@ class FrameCRNN(nn.Module):
         out = self.crnn.head(h)  # (batch, T', C)
         if self.attention is not None:
             out = torch.cat([out, self.attention(h)], dim=-1)
-        if out.shape[1] != n_frames:
+        if out.shape[1] != n_frames and self.crnn.causal:
+            step = torch.arange(n_frames, device=out.device) // math.prod(self.crnn.time_pool)
+            out = out[:, step.clamp(max=out.shape[1] - 1)]
+        elif out.shape[1] != n_frames:
             out = F.interpolate(out.transpose(1, 2), size=n_frames, mode="nearest")
             out = out.transpose(1, 2)
         return out

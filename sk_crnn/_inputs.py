@@ -75,20 +75,62 @@ def _peaks(X):
     return np.maximum(X.max(axis=-1), -X.min(axis=-1))
 
 
+def _is_dataframe(X):
+    """Whether ``X`` is a DataFrame (pandas, polars): named columns and a 2-D shape. Duck-typed,
+    so that neither library is imported."""
+    shape = getattr(X, "shape", None)
+    return (not isinstance(X, np.ndarray) and hasattr(X, "columns")
+            and isinstance(shape, tuple) and len(shape) == 2)
+
+
+def _is_clip(cell):
+    return hasattr(cell, "__len__") and not isinstance(cell, (str, bytes))
+
+
+def _frame_values(X):
+    """The clips of a DataFrame: its one column of audio arrays, as a 1-D object array of
+    clips (a 2-D array for a polars ``Array`` column: equal lengths); a table of numbers as
+    a 2-D array (one clip per row, as before)."""
+    columns = list(X.columns)
+    if len(columns) == 1:
+        column = np.asarray(X[columns[0]])  # pandas/polars Series -> one cell per clip
+        if column.dtype == object or column.ndim == 2:
+            return column
+        return np.asarray(X)  # numbers: one sample per clip, read as the table it is
+    values = np.asarray(X)
+    if values.dtype != object:
+        return values  # a table of samples (n_clips, n_samples)
+    try:  # numbers stored as objects are a table of samples too
+        return values.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        audio = [name for j, name in enumerate(columns)
+                 if len(values) and _is_clip(values[0, j])]
+        named = ", ".join(repr(c) for c in columns[:10]) + (", ..." if len(columns) > 10 else "")
+        fix = (f"Select the audio column, for example X[[{audio[0]!r}]], and pass the labels "
+               "as y." if audio else "Select the column of audio arrays (a column of file "
+               "paths is read by sk_crnn.io.AudioLoader first).")
+        raise ValueError(
+            f"X is a DataFrame with {len(columns)} columns ({named}); waveforms must be one "
+            f"column holding one 1-D float array per clip. {fix}"
+        ) from exc
+
+
 def check_waveforms(X):
     """Validate raw audio and return it as a 2-D float array or a list of 1-D float arrays.
 
     Parameters
     ----------
-    X : array-like of shape (n_clips, n_samples) or list of 1-D arrays
+    X : array-like of shape (n_clips, n_samples), list of 1-D arrays, or DataFrame
         Raw mono waveforms. A list, tuple or 1-D object array may hold clips of different
-        lengths.
+        lengths, and so may a pandas or polars Series, or a DataFrame of one column (one
+        1-D float array per row).
 
     Returns
     -------
     waveforms : ndarray of shape (n_clips, n_samples) or list of ndarray
         Float32 (or float64) samples: an array for array input, a list of 1-D arrays for a
-        list, tuple or object array (not stacked, so the audio is not copied).
+        list, tuple, object array, Series or one-column DataFrame (not stacked, so the audio
+        is not copied).
 
     Warns
     -----
@@ -100,7 +142,8 @@ def check_waveforms(X):
     ------
     ValueError
         For NaN or infinite samples, empty clips, or samples beyond the float32 range, naming
-        the first such clip.
+        the first such clip; for a DataFrame of several columns that are not all numbers,
+        naming its columns.
     """
     if isinstance(X, collections.abc.Iterator):
         raise TypeError(
@@ -112,6 +155,8 @@ def check_waveforms(X):
         raise TypeError(
             "Sparse input is not supported: waveforms must be a dense array; use X.toarray()."
         )
+    if _is_dataframe(X):
+        X = _frame_values(X)
     if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 2:
         try:  # a 2-D object array of numbers is a table of samples
             X = X.astype(np.float64)

@@ -65,7 +65,8 @@ class SequenceCRNN(nn.Module):
     def output_length(self, n_frames):
         """Output steps for inputs of ``n_frames`` frames (an int or an integer tensor/array
         of lengths)."""
-        return crnn_output_size(n_frames, self.crnn.time_pool, self.crnn.kernel_size)
+        return crnn_output_size(n_frames, self.crnn.time_pool, self.crnn.kernel_size,
+                                causal=self.crnn.causal)
 
     @shared_docs
     def forward(self, X):

@@ -260,6 +260,35 @@ htk, norm, scale, ref, amin, top_db, n_mfcc :
             x = fit_length(x, self.n_samples)
         return self.normalized(self.features(x)).transpose(1, 2)
 
+    def export_features(self, x, *, keep_length=False, stft="conv"):
+        """:meth:`forward` with operators an ONNX graph has, for tracing (export only).
+
+        :meth:`forward` loops over frame blocks in Python (fast in eager mode), which a trace
+        would freeze to the example's length; this computes the same features in whole-tensor
+        operations, every axis dynamic (see ``sk_crnn._onnx_graph``).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_samples), float32
+        keep_length : bool, default=False
+            Keep the input's length instead of padding or cropping it to ``n_samples``.
+        stft : {"conv", "onnx"}, default="conv"
+            A strided convolution with DFT kernels, or ``torch.stft`` (the exporter's ONNX
+            ``STFT`` of opset 17+).
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, n_bands, n_frames)
+
+        Raises
+        ------
+        ValueError
+            For a callable ``ref`` other than ``np.max``.
+        """
+        from ._onnx_graph import frontend_features
+
+        return frontend_features(self, x, keep_length=keep_length, stft=stft)
+
     def normalized(self, feats):
         """``feats`` of shape (batch, n_frames, n_bands) with the band normalisation applied
         (unchanged without band statistics)."""

@@ -10,6 +10,7 @@ from numbers import Integral
 import torch
 from torch import nn
 
+from ._causal_conv import CausalConv2d
 from ._docs import shared_docs
 from ._validation import BOOL, Interval, InvalidParameterError, Options, Rule, validate_args
 
@@ -88,6 +89,17 @@ def _check_pools(params):
         _per_block(params[name], name, n_blocks)
 
 
+def _check_relations(params):
+    """The cross-parameter rules of :class:`CRNN`: one pool per conv block, and a causal
+    network reads time in one direction."""
+    _check_pools(params)
+    if params["causal"] and params["bidirectional"]:
+        raise InvalidParameterError(
+            "bidirectional=True reads each sequence backwards from its end, which causal=True "
+            "rules out (a causal network sees no future frame); leave bidirectional at None "
+            "(unidirectional under causal=True) or set causal=False.")
+
+
 def _as_channels(conv_channels):
     return (conv_channels,) if isinstance(conv_channels, Integral) else tuple(conv_channels)
 
@@ -102,14 +114,22 @@ CRNN_ARGS = {
     "rnn_type": Options(*RNN_TYPES),
     "rnn_hidden": POSITIVE_INT,
     "rnn_layers": POSITIVE_INT,
-    "bidirectional": BOOL,
+    "bidirectional": [BOOL, None],
+    "causal": BOOL,
     "dropout": Interval("real", 0, 1, closed="left"),
     "pooling": Options(*POOLINGS),
     "input_norm": BOOL,
 }
 
 
-def crnn_output_size(size, pools, kernel_size=3):
+def _grow(kernel_size, causal):
+    """What a convolution adds to the size of its axis: 0 for odd kernels and 1 for even
+    ones (``padding=kernel_size // 2`` on both sides); 0 for a causal one (``kernel_size -
+    1`` on the left only)."""
+    return 0 if causal else 2 * (kernel_size // 2) - kernel_size + 1
+
+
+def crnn_output_size(size, pools, kernel_size=3, *, causal=False):
     """Size of one axis after the conv blocks of a :class:`CRNN`.
 
     Parameters
@@ -120,19 +140,22 @@ def crnn_output_size(size, pools, kernel_size=3):
         Max-pooling factor of each conv block along that axis.
     kernel_size : int, default=3
         Convolution kernel size (the convolutions use ``padding=kernel_size // 2``).
+    causal : bool, default=False
+        The time axis of a causal :class:`CRNN` (its convolutions pad ``kernel_size - 1``
+        frames on the left only, so they keep the size for any kernel).
 
     Returns
     -------
     size_out : int
         Size after all blocks; 0 means the input is too small.
     """
-    grow = 2 * (kernel_size // 2) - kernel_size + 1  # 0 for odd kernels, 1 for even ones
+    grow = _grow(kernel_size, causal)
     for p in pools:
         size = (size + grow) // p
     return size
 
 
-def crnn_min_input_size(pools, kernel_size=3):
+def crnn_min_input_size(pools, kernel_size=3, *, causal=False):
     """Smallest input size along one axis that survives the pooling of a :class:`CRNN`.
 
     Parameters
@@ -141,13 +164,15 @@ def crnn_min_input_size(pools, kernel_size=3):
         Max-pooling factor of each conv block along that axis.
     kernel_size : int, default=3
         Convolution kernel size.
+    causal : bool, default=False
+        The time axis of a causal :class:`CRNN` (see :func:`crnn_output_size`).
 
     Returns
     -------
     min_size : int
         The smallest ``size`` with ``crnn_output_size(size, pools, kernel_size) >= 1``.
     """
-    grow = 2 * (kernel_size // 2) - kernel_size + 1
+    grow = _grow(kernel_size, causal)
     need = 1
     for p in reversed(pools):
         need = max(need * p - grow, 1)
@@ -219,8 +244,18 @@ class CRNN(nn.Module):
         Hidden size of the recurrent layer (per direction).
     rnn_layers : int, default=1
         Number of stacked recurrent layers.
-    bidirectional : bool, default=True
-        Whether the recurrent layer reads the sequence in both directions.
+    bidirectional : bool or None, default=None
+        Whether the recurrent layer reads the sequence in both directions. None: True,
+        unless ``causal`` (which reads time forwards only: True with ``causal=True`` is an
+        error).
+    causal : bool, default=False
+        A causal network, whose output at a time step depends on that step's frames and
+        earlier ones only, so that it can run on a stream (:class:`sk_crnn.streaming.Stream`)
+        with no look-ahead: the recurrent layer is unidirectional, and each convolution pads
+        the time axis with ``kernel_size - 1`` zero frames on the left only (the frequency
+        axis as without it). Max-pooling over time by ``p`` emits one step per ``p`` frames
+        (the last incomplete group is dropped, as without it). Every pooling works on a
+        stream: over the steps so far.
     dropout : float, default=0.1
         Dropout after each conv block, between recurrent layers and before the output layer.
     pooling : {"mean", "max", "attention", "last"}, default="mean"
@@ -250,7 +285,7 @@ class CRNN(nn.Module):
     torch.Size([4, 5])
     """
 
-    @validate_args(CRNN_ARGS, relations=_check_pools)
+    @validate_args(CRNN_ARGS, relations=_check_relations)
     def __init__(
         self,
         *,
@@ -264,7 +299,8 @@ class CRNN(nn.Module):
         rnn_type="gru",
         rnn_hidden=64,
         rnn_layers=1,
-        bidirectional=True,
+        bidirectional=None,
+        causal=False,
         dropout=0.1,
         pooling="mean",
         input_norm=False,
@@ -280,12 +316,14 @@ class CRNN(nn.Module):
         self.time_pool = _per_block(time_pool, "time_pool", n_blocks)
         self.rnn_type = rnn_type
         self.pooling = pooling
-        self.bidirectional = bool(bidirectional)
+        self.causal = bool(causal)
+        self.bidirectional = not self.causal if bidirectional is None else bool(bidirectional)
         rnn_hidden = int(rnn_hidden)
         rnn_layers = int(rnn_layers)
 
         self.min_mels = crnn_min_input_size(self.freq_pool, self.kernel_size)
-        self.min_frames = crnn_min_input_size(self.time_pool, self.kernel_size)
+        self.min_frames = crnn_min_input_size(self.time_pool, self.kernel_size,
+                                              causal=self.causal)
         if self.n_mels < self.min_mels:
             raise ValueError(
                 f"n_mels={self.n_mels} is too small for freq_pool={self.freq_pool}: needs at "
@@ -299,8 +337,10 @@ class CRNN(nn.Module):
         blocks = []
         in_ch = 1
         for out_ch, fp, tp in zip(conv_channels, self.freq_pool, self.time_pool):
+            conv = (CausalConv2d(in_ch, out_ch, self.kernel_size) if self.causal else
+                    nn.Conv2d(in_ch, out_ch, self.kernel_size, padding=self.kernel_size // 2))
             blocks += [
-                nn.Conv2d(in_ch, out_ch, self.kernel_size, padding=self.kernel_size // 2),
+                conv,
                 nn.BatchNorm2d(out_ch),
                 nn.MaxPool2d((fp, tp)),
                 nn.ReLU(),
@@ -335,7 +375,7 @@ class CRNN(nn.Module):
 
     def sequence_length(self, n_frames):
         """Number of recurrent time steps for an input of ``n_frames`` frames."""
-        return crnn_output_size(n_frames, self.time_pool, self.kernel_size)
+        return crnn_output_size(n_frames, self.time_pool, self.kernel_size, causal=self.causal)
 
     def _check_frames(self, n_frames):
         if n_frames < self.min_frames:
@@ -420,5 +460,5 @@ class CRNN(nn.Module):
 
 
 # The task networks are imported on first use (see __getattr__ above).
-__all__ = ["CRNN", "Dropout", "EmbeddingCRNN", "FrameCRNN", "SequenceCRNN",  # noqa: F822
+__all__ = ["CRNN", "CausalConv2d", "Dropout", "EmbeddingCRNN", "FrameCRNN", "SequenceCRNN",  # noqa: F822
            "attention_pool", "crnn_min_input_size", "crnn_output_size"]  # noqa: F822

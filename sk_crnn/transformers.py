@@ -381,6 +381,29 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
             state = {**state, "device": "cpu"}
         super().__setstate__(state)
 
+    def set_output(self, *, transform=None):
+        """Set the output container of ``transform``: arrays only, as the features are 3-D.
+
+        Parameters
+        ----------
+        transform : {"default"} or None, default=None
+            ``"default"``: arrays; ``None``: unchanged. ``"pandas"`` and ``"polars"`` raise a
+            ValueError: in a Pipeline, set the output of the CRNN after the transformer.
+
+        Returns
+        -------
+        self : MelSpectrogramTransformer
+        """
+        if transform not in (None, "default"):
+            raise ValueError(
+                f"MelSpectrogramTransformer cannot output transform={transform!r}: its features "
+                "are 3-D (n_clips, n_bands, n_frames), which a DataFrame cannot hold. In a "
+                "Pipeline, set the output of the step after it instead, for example "
+                "pipe[-1].set_output(transform='pandas') for a CRNN's embeddings.")
+        if transform is not None:
+            self._sklearn_output_config = {"transform": transform}
+        return self
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False

@@ -218,10 +218,6 @@ TRANSFORMER = {
 }
 PIPELINE = {
     **TRANSFORMER,
-    "check_transformer_preserve_dtypes": (
-        "the check calls Pipeline.set_output, which MelSpectrogramTransformer lacks: its output "
-        "is 3-D spectrograms, not a table; the CRNN's float32 transform output is tested in "
-        "test_training.py"),
     "check_estimators_overwrite_params": _STEPS_FITTED_IN_PLACE,
     "check_dont_overwrite_parameters": _STEPS_FITTED_IN_PLACE,
     "check_classifier_data_not_an_array": _INT_PCM,

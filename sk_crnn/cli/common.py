@@ -77,8 +77,8 @@ def _set_param(pipe, name, value):
     if isinstance(current, bool) and not isinstance(value, bool):
         raise UserError(f"--param {name}={value!r}: {name} is True or False (default "
                         f"{current}).")
-    if isinstance(current, numbers.Real) and not isinstance(current, bool) and (
-            isinstance(value, bool) or not isinstance(value, numbers.Real)):
+    if isinstance(current, numbers.Real) and not isinstance(current, bool) and value is not None \
+            and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise UserError(f"--param {name}={value!r}: {name} takes a number (default "
                         f"{current!r}); got {type(value).__name__} {value!r}.")
     try:

@@ -5,6 +5,7 @@ import argparse
 from .evaluate import evaluate_command
 from .predict import predict_command, similar_command
 from .safety import _MODEL_FILES, add_allow_pickle
+from .stream import stream_command
 from .tasks import TRAINABLE
 from .train import demo_command, train_command
 
@@ -96,4 +97,38 @@ def build_parser():
     add_allow_pickle(similar)
     similar.add_argument("--quiet", action="store_true")
     similar.set_defaults(func=similar_command)
+    _add_stream(sub)
     return parser
+
+
+def _add_stream(sub):
+    stream = sub.add_parser(
+        "stream", epilog=_MODEL_FILES,
+        help="run a causal model on audio as it comes in: print events, text or "
+             "probabilities as they become final",
+        description="Run a model fitted with a causal network (module__causal=True) and "
+                    "MelSpectrogramTransformer(top_db=None) on a stream of audio: an event "
+                    "detector prints each event once it has finished (onset, offset, label), "
+                    "a classifier the class probabilities of the audio so far, a transcriber "
+                    "its text as it becomes final.")
+    stream.add_argument("model")
+    stream.add_argument("input", metavar="FILE_OR_-",
+                        help="an audio file, or - to read raw mono PCM from standard input at "
+                             "the model's sample rate (see --pcm)")
+    stream.add_argument("--pcm", choices=["s16le", "f32le"], default="s16le",
+                        help="sample format of standard input, little-endian: 16-bit signed "
+                             "integers (default; 'arecord -f S16_LE -c 1 -r SR' or 'ffmpeg -i "
+                             "IN -f s16le -ac 1 -ar SR -' write it) or 32-bit floats")
+    stream.add_argument("--chunk-ms", type=float, default=100.0,
+                        help="milliseconds of audio per chunk given to the model (default 100)")
+    stream.add_argument("--realtime", action="store_true",
+                        help="read a file at the pace of its audio, as a live source would "
+                             "deliver it (default: as fast as possible)")
+    stream.add_argument("--interval", type=float, default=1.0,
+                        help="classifier and regressor: seconds of audio between two printed "
+                             "rows (default 1; a last row at the end)")
+    stream.add_argument("--format", choices=["text", "jsonl"], default="text",
+                        help="text: tab-separated lines (a transcript as it comes); jsonl: one "
+                             "JSON object per line")
+    add_allow_pickle(stream)
+    stream.set_defaults(func=stream_command)

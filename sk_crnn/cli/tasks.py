@@ -11,6 +11,7 @@ import importlib
 from dataclasses import dataclass, field
 
 from .inputs import class_folders, transcript_manifest
+from .live import ClipLines, EventLines, TextLines
 from .rows import class_rows, event_rows, first_window_rows, transcript_rows
 
 
@@ -57,6 +58,8 @@ class Task:
         Whether ``evaluate`` (accuracy on a class-per-folder tree) scores this task.
     only_if : callable or None
         A further test of a fitted estimator of the class, ``only_if(estimator) -> bool``.
+    live : type or None
+        The printer of ``sk-crnn stream`` (:mod:`sk_crnn.cli.live`); None: not streamed.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Task:
     front_end: dict = field(default_factory=lambda: {"normalize": None})
     evaluate: bool = False
     only_if: object = None
+    live: object = None
 
     def estimator_class(self):
         """The estimator class (imports it)."""
@@ -95,18 +99,18 @@ TASKS = (
     Task("classify", "CRNNClassifier", "accuracy", class_rows,
          long="windows:predict_proba_long", stream=True, proba=True,
          train_data=class_folders, evaluate=True,
-         only_if=lambda net: not net._is_multilabel()),
+         only_if=lambda net: not net._is_multilabel(), live=ClipLines),
     Task("embed", "CRNNEmbedder", "precision@10", None,  # embeddings: 'sk-crnn similar'
          train_data=class_folders),
     Task("transcribe", "CRNNTranscriber", "1 - WER", transcript_rows,
          long="long_transcripts:transcribe_long", train_data=transcript_manifest,
-         stratify=False, front_end={"normalize": "band"}),
+         stratify=False, front_end={"normalize": "band"}, live=TextLines),
     Task("multilabel", "CRNNClassifier", "accuracy", first_window_rows, proba=True,
-         evaluate=True),  # a classifier fitted on an indicator matrix
+         evaluate=True, live=ClipLines),  # a classifier fitted on an indicator matrix
     Task("detect", "CRNNEventDetector", "event-based F1", event_rows,
          long="windows:detect_events_long", stream=True,
-         no_proba="--proba is not available for an event detector model."),
-    Task("regress", "CRNNRegressor", "R^2", first_window_rows),
+         no_proba="--proba is not available for an event detector model.", live=EventLines),
+    Task("regress", "CRNNRegressor", "R^2", first_window_rows, live=ClipLines),
     Task("other", None, "score", first_window_rows, proba=None),
 )
 

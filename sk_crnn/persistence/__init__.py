@@ -44,7 +44,8 @@ __all__ = ["ModelFileError", "load", "save", "sniff", "atomic_write", "SKLEARN_C
 def save(estimator, path):
     """Save a fitted estimator or Pipeline to a file that loading cannot turn into code.
 
-    Stores a ``Pipeline`` of sk_crnn's steps (:class:`~sk_crnn.AudioLoader`,
+    Stores a ``Pipeline`` (or :class:`~sk_crnn.pipeline.CRNNPipeline`, which
+    :func:`sk_crnn.make_pipeline` builds) of sk_crnn's steps (:class:`~sk_crnn.AudioLoader`,
     :class:`~sk_crnn.MelSpectrogramTransformer`, :class:`~sk_crnn.CRNNClassifier`,
     :class:`~sk_crnn.CRNNRegressor`, :class:`~sk_crnn.CRNNEventDetector`,
     :class:`~sk_crnn.CRNNTranscriber`, :class:`~sk_crnn.CRNNEmbedder`) and of the
@@ -110,15 +111,14 @@ def load(path):
     """Load a model written by :func:`save`; no code from the file is run.
 
     Every class named in the file must be a tag of sk_crnn's registry (sk_crnn's steps,
-    ``Pipeline``, :data:`SKLEARN_CLASSES`; sk_crnn's modules and the torch losses,
-    optimizers, data loaders and datasets as parameter values): nothing the file names is
-    imported. The checksums of the parts are checked; the sizes the file claims are bounded
-    and checked against the shapes of the stored weights before a network is built; every
-    weight of every network must be there; fitted state is limited to the attributes each
-    class declares. The networks are then rebuilt with ``initialize()``, their weights
-    loaded from safetensors, and each is checked to give the outputs it gave when it was
-    saved. A net trained on a GPU loads on a machine without one with ``device="cpu"`` (with
-    a warning).
+    ``Pipeline`` and ``CRNNPipeline``, :data:`SKLEARN_CLASSES`; sk_crnn's modules and the torch
+    losses, optimizers, data loaders and datasets as parameter values): nothing the file names
+    is imported. The checksums of the parts are checked; the sizes the file claims are bounded
+    and checked against the shapes of the stored weights before a network is built; every weight
+    of every network must be there; fitted state is limited to the attributes each class
+    declares. The networks are then rebuilt with ``initialize()``, their weights loaded from
+    safetensors, and each is checked to give the outputs it gave when it was saved. A net
+    trained on a GPU loads on a machine without one with ``device="cpu"`` (with a warning).
 
     Parameters
     ----------

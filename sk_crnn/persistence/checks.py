@@ -16,6 +16,7 @@ checksums say nothing about whether the model it describes is sane. These checks
 import numpy as np
 
 from .archive import MAX_ELEMENTS
+from .registry import OUTPUT_CONFIG
 
 MAX_SR = 1_000_000  # Hz
 MAX_N_FFT = 2 ** 16
@@ -168,12 +169,24 @@ _REQUIRED = {
 }
 
 
+def check_output_config(state, where):
+    """The container that scikit-learn's ``set_output`` chose, if the state holds one."""
+    config = state.get(OUTPUT_CONFIG)
+    if config is None:
+        return
+    if not isinstance(config, dict) or set(config) - {"transform"} or any(
+            value not in ("default", "pandas", "polars") for value in config.values()):
+        raise BadModel(f"{where}.{OUTPUT_CONFIG}={config!r} is not what set_output sets "
+                       "({'transform': 'default', 'pandas' or 'polars'})")
+
+
 def check_net_state(cls, state, initialized, where):
     """Bounded fitted sizes, and classes consistent with the number of outputs."""
     if not initialized:
-        if state:
+        fitted = sorted(k for k in state if k != OUTPUT_CONFIG)  # set_output may come first
+        if fitted:
             raise BadModel(f"{where} is not initialized but has fitted attributes "
-                           f"({', '.join(sorted(state))}): its weights are missing")
+                           f"({', '.join(fitted)}): its weights are missing")
         return
     fitted = "n_outputs_" in state
     required = ("n_mels_in_", "n_frames_in_", "n_outputs_",

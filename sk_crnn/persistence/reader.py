@@ -206,7 +206,6 @@ class Reader:
 
     # estimators --------------------------------------------------------------------------
     def node(self, tree, where):
-        from sklearn.pipeline import Pipeline
         from skorch import NeuralNet
 
         if not isinstance(tree, dict):
@@ -221,10 +220,18 @@ class Reader:
             if not isinstance(steps, list) or not steps or not all(
                     isinstance(s, list) and len(s) == 2 for s in steps):
                 raise BadModel(f"{where} has no list of steps")
+            # a file written before pipelines named their class holds scikit-learn's
+            tag = tree.get("class", registry.PIPELINE)
+            pipeline_class = (registry.pipeline_classes().get(tag)
+                              if isinstance(tag, str) else None)
+            if pipeline_class is None:
+                raise BadModel(f"{where} is a pipeline of type {tag!r}, which sk_crnn.load "
+                               "does not rebuild; it rebuilds "
+                               f"{', '.join(sorted(registry.pipeline_classes()))}")
             params = self._values(tree.get("params"), where)
             checks.check_pipeline(params, [name for name, _ in steps], where)
-            pipe = Pipeline([(name, self.node(step, f"{where}.{name}")) for name, step in steps],
-                            **params)
+            pipe = pipeline_class(
+                [(name, self.node(step, f"{where}.{name}")) for name, step in steps], **params)
             validate = getattr(pipe, "_validate_steps", None)  # scikit-learn's own checks
             if validate is not None:
                 validate()
@@ -246,6 +253,7 @@ class Reader:
             why = registry.allowed_state(tag, cls, key, params)
             if why is not None:
                 raise BadModel(f"{where} sets the fitted attribute {key!r}: {why}")
+        checks.check_output_config(state, where)
         if kind == "net":
             return self._net(cls, params, state, tree, where)
         est = cls(**params)
@@ -274,6 +282,7 @@ class Reader:
         if not initialized:
             if any(k in tree for k in ("torch", "probe", "history")):
                 raise BadModel(f"{where} is not initialized but the file holds its weights")
+            vars(est).update(state)  # at most set_output's container (check_net_state)
             return est
         vars(est).update(state)
         stored = self._stored_weights(tree.get("torch"), where)

@@ -61,8 +61,10 @@ SKLEARN_PRIVATE_STATE = frozenset({
     "_sparse", "_effective_probability", "_gamma", "_n_support", "_probA", "_probB",
     "_num_iter", "_intercept_", "_dual_coef_",
 })
-# Set by scikit-learn's set_output on any estimator.
-_ANY_STATE = frozenset({"_sklearn_output_config"})
+# Set by scikit-learn's set_output on any estimator (the container transform returns), fitted
+# or not; checks.check_output_config checks its value.
+OUTPUT_CONFIG = "_sklearn_output_config"
+_ANY_STATE = frozenset({OUTPUT_CONFIG})
 # Attributes of a skorch net that skorch builds itself (in __init__ or initialize).
 NET_INTERNALS = frozenset({
     "module_", "criterion_", "optimizer_", "callbacks_", "history_", "initialized_",
@@ -113,6 +115,21 @@ def estimator_classes():
     for tag, cls in zip(SKLEARN_CLASSES, theirs):  # the tuple and the imports agree
         assert tag.rpartition(".")[2] == cls.__name__, tag
     return classes
+
+
+#: The tag of scikit-learn's Pipeline: what a pipeline node that names no class is (the files
+#: written before pipelines named their class).
+PIPELINE = "sklearn.pipeline.Pipeline"
+
+
+@functools.cache
+def pipeline_classes():
+    """Tag -> class of every pipeline that :func:`sk_crnn.load` rebuilds."""
+    from sklearn.pipeline import Pipeline
+
+    from ..pipeline import CRNNPipeline
+
+    return {PIPELINE: Pipeline, "sk_crnn.pipeline.CRNNPipeline": CRNNPipeline}
 
 
 @functools.cache

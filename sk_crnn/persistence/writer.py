@@ -48,6 +48,7 @@ class Writer:
         self.arrays = {}
         self.tensors = {}
         self._estimators = {cls: tag for tag, cls in registry.estimator_classes().items()}
+        self._pipelines = {cls: tag for tag, cls in registry.pipeline_classes().items()}
         self._classes = registry.class_tags()
         self._functions = {id(f): tag for tag, f in registry.functions().items()}
 
@@ -147,12 +148,12 @@ class Writer:
 
     # estimators --------------------------------------------------------------------------
     def node(self, est, where):
-        from sklearn.pipeline import Pipeline
         from skorch import NeuralNet
 
         if est is None or (isinstance(est, str) and est == "passthrough"):
             return {"kind": "passthrough", "value": est}
-        if type(est) is Pipeline:
+        pipeline_tag = self._pipelines.get(type(est))
+        if pipeline_tag is not None:
             params = est.get_params(deep=False)
             steps = params.pop("steps")
             if params.get("memory") is not None:
@@ -161,7 +162,7 @@ class Writer:
                     "Pipeline's cache is a folder of joblib pickles, which a model file must "
                     "not point to. Set memory=None before saving.")
             return {
-                "kind": "pipeline",
+                "kind": "pipeline", "class": pipeline_tag,
                 "params": self._named(params, f"{where}.", "the parameter"),
                 "steps": [[name, self.node(step, f"{where}.{name}")] for name, step in steps],
             }
@@ -205,6 +206,9 @@ class Writer:
         internals = registry.NET_INTERNALS | set(getattr(est, "cuda_dependent_attributes_", ()))
         state = {}
         for key, value in vars(est).items():
+            if key == registry.OUTPUT_CONFIG:  # set_output's container, fitted or not
+                state[key] = value
+                continue
             if not initialized or not key.endswith("_") or key.startswith("_") or \
                     key in internals:
                 continue  # an unfitted net has no fitted state
