@@ -4,7 +4,7 @@ Run from the repository root (needs ``../shared/data/``; a missing data set is s
 
     python -m benchmarks.bench_accuracy [--data keywords instruments] [--seeds 0 1 2]
         [--epochs 15] [--rows mfcc recipe defaults plain mixup specaugment shift input_bn
-               cosine_mixup cosine2x cosine2x_mixup]
+               cosine_mixup cosine2x cosine2x_mixup causal]
         [--limit N]
 
 Data: ``keywords.npz`` (10 spoken words, 1 s, test voices never heard in training) and
@@ -33,6 +33,9 @@ in test). Rows, each over ``--seeds`` but ``mfcc``:
   ``lr_schedule="cosine"``, without and with ``mixup=0.2``; ``cosine_mixup``: both at the
   ``--epochs`` of the other rows (the same settings as ``defaults`` now). Not in the
   default rows.
+- ``causal``: the defaults made streamable (issue 31, ``benchmarks.bench_streaming``):
+  ``module__causal=True`` (unidirectional GRU, convolutions that look back only) and the
+  transformer's ``top_db=None``. Not in the default rows.
 
 Printed per row and seed: accuracy, macro-F1, training seconds (features included) and
 seconds per epoch; then per row the mean and worst accuracy, the mean macro-F1 and seconds per
@@ -125,7 +128,8 @@ def recipe(X_train, y_train, X_test, *, seed, epochs):
 
 def package(row, X_train, y_train, X_test, *, seed, epochs):
     """The default pipeline, plus one option for the option rows."""
-    mel = MelSpectrogramTransformer(sr=SR)
+    # causal: the network and features that sk_crnn.streaming.Stream runs (issue 31)
+    mel = MelSpectrogramTransformer(sr=SR, **({"top_db": None} if row == "causal" else {}))
     n_mels = mel.n_mels
     frames = 1 + X_train.shape[1] // mel.hop_length
     plain = {"lr_schedule": None, "mixup": 0.0}  # the classifier's defaults before issue 12
@@ -135,6 +139,7 @@ def package(row, X_train, y_train, X_test, *, seed, epochs):
                "shift": {**plain, "time_shift": max(frames // 10, 1)},
                "input_bn": {**plain, "module__input_norm": True},
                "cosine_mixup": {"lr_schedule": "cosine", "mixup": 0.2},
+               "causal": {"module__causal": True},
                "cosine2x": {"max_epochs": 2 * epochs, "lr_schedule": "cosine", "mixup": 0.0},
                "cosine2x_mixup": {"max_epochs": 2 * epochs, "lr_schedule": "cosine",
                                   "mixup": 0.2}}[row]

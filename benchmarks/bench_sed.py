@@ -14,6 +14,8 @@ each over ``--seeds`` (the streams are the same for every seed):
   hop_length=256, n_mels=40), CRNNEventDetector(frame_rate=62.5, max_epochs=E))``, defaults;
 - ``band``: the same with ``normalize="band"`` in the transformer;
 - ``weak``: ``detector`` trained on weak labels only (per stream, the keywords heard, no times);
+- ``causal``: ``detector`` made streamable (issue 31): ``module__causal=True`` and the
+  transformer's ``top_db=None`` (not in the default rows);
 - ``logreg``: a frame-wise baseline without recurrence (one frame's log-mel bands into a
   logistic regression per keyword; no seeds).
 
@@ -213,7 +215,11 @@ def main(argv=None):
             proba = model.predict_proba(F_test.transpose(0, 2, 1).reshape(-1, F_test.shape[1]))
             proba = proba.reshape(len(F_test), n_frames, len(classes))
             return frames_to_events(proba, **decode), seconds, float("nan")
-        pipe = pipeline(seed, **({"normalize": "band"} if row == "band" else {}))
+        if row == "causal":  # the network and features Stream runs (issue 31)
+            pipe = pipeline(seed, top_db=None)
+            pipe.set_params(crnneventdetector__module__causal=True)
+        else:
+            pipe = pipeline(seed, **({"normalize": "band"} if row == "band" else {}))
         t0 = time.perf_counter()
         pipe.fit(X_train, weak_train if row == "weak" else ev_train)
         seconds = time.perf_counter() - t0

@@ -11,6 +11,8 @@ ORDER = [
     "plot_event_detection.py",
     "plot_transcription.py",
     "plot_embedding_map.py",
+    "plot_onnx_export.py",
+    "plot_streaming.py",
 ]
 
 

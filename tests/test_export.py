@@ -391,3 +391,31 @@ def test_without_onnx_the_error_says_what_to_install(tmp_path, classifier, monke
     monkeypatch.setitem(__import__("sys").modules, "onnx", None)
     with pytest.raises(ImportError, match=r'pip install "sk-crnn\[onnx\]"'):
         export_onnx(classifier, tmp_path / "m.onnx")
+
+
+# -- the command line -----------------------------------------------------------------------------
+def test_export_command_writes_a_graph_equal_to_the_saved_model(tmp_path, clips, classifier,
+                                                                capsys):
+    from sk_crnn import AudioLoader, load, save
+    from sk_crnn.cli import main
+
+    model = Pipeline([("load", AudioLoader(sr=SR)), *classifier.steps])  # as 'train' saves
+    save(model, tmp_path / "m.skcrnn")
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"old")  # replaced only by a complete graph
+    assert main(["export", str(tmp_path / "m.skcrnn"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "a classifier graph" in printed and "classes: high, low, mid" in printed
+    X = as_array(clips[0][:3], classifier[0].n_samples_)
+    np.testing.assert_allclose(session(out).run(None, {"waveform": X})[0],
+                               load(tmp_path / "m.skcrnn")[1:].predict_proba(X), atol=ATOL,
+                               rtol=0)
+    assert not list(tmp_path.glob("*.part"))
+
+    assert main(["export", str(tmp_path / "m.skcrnn"), "--out", str(tmp_path / "m.txt")]) == 2
+    assert "ending in .onnx" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "m.skcrnn"), "--out", str(out), "--any-length"]) == 2
+    assert "any_length=True is for the detector" in capsys.readouterr().err
+    assert out.read_bytes() != b"old" and not list(tmp_path.glob("*.part"))
+    assert main(["export", str(tmp_path / "none.skcrnn"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err

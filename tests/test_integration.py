@@ -126,7 +126,8 @@ def predict_in_new_process(model_path, X, tmp_path):
     return np.load(out_path)
 
 
-@pytest.mark.parametrize("data", ["clips", "ragged_clips"])
+# A fresh interpreter costs about 4 s: the ragged variant runs with the slow tests.
+@pytest.mark.parametrize("data", ["clips", pytest.param("ragged_clips", marks=pytest.mark.slow)])
 def test_joblib_pipeline_in_new_process(data, request, tmp_path):
     X, y = request.getfixturevalue(data)
     pipe = tiny_pipeline().fit(X, y)

@@ -235,6 +235,8 @@ LOAD_AND_PREDICT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # about 10 s; test_integration runs a grid search and joblib in a fresh
+# process for the classifier in the default suite
 def test_pipeline_grid_search_and_joblib_in_a_fresh_process(tone_phrases, tmp_path):
     X, y = tone_phrases
     search = GridSearchCV(tiny_pipeline(), {"crnntranscriber__lr": [1e-3, 1e-2]}, cv=2,

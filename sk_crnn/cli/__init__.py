@@ -3,7 +3,8 @@
 ``demo`` trains on generated audio; ``train``, ``predict`` and ``evaluate`` work on audio files
 (one sub-folder per class for training and evaluation; for speech recognition, ``train --task
 transcribe`` reads a CSV/TSV manifest of paths and transcripts); ``stream`` runs a causal model
-on a file or on raw PCM from standard input and prints its outputs as they become final. A
+on a file or on raw PCM from standard input and prints its outputs as they become final;
+``export`` writes a saved model as one ONNX graph from raw waveform to outputs. A
 saved model is a fitted scikit-learn Pipeline ``AudioLoader -> MelSpectrogramTransformer ->
 CRNNClassifier`` (or a ``CRNNEventDetector``, for which ``predict`` prints one row per
 detected event, or a ``CRNNTranscriber``: one transcript per file, a long file cut at pauses),
@@ -12,7 +13,8 @@ is read only with ``--allow-pickle``, since loading a pickle can run any code it
 
 The package: :mod:`~sk_crnn.cli.parser` (the sub-commands and options), the commands
 (:mod:`~sk_crnn.cli.train`, :mod:`~sk_crnn.cli.predict`, :mod:`~sk_crnn.cli.evaluate`,
-:mod:`~sk_crnn.cli.stream` with its printers in :mod:`~sk_crnn.cli.live`),
+:mod:`~sk_crnn.cli.stream` with its printers in :mod:`~sk_crnn.cli.live`,
+:mod:`~sk_crnn.cli.export`),
 :mod:`~sk_crnn.cli.tasks` (one table of the tasks: estimator, metric, output rows and
 long-recording predictor of each), :mod:`~sk_crnn.cli.rows` (the rows ``predict`` prints),
 :mod:`~sk_crnn.cli.inputs` (files to waveforms), :mod:`~sk_crnn.cli.safety` (Ctrl-C and the

@@ -3,6 +3,7 @@
 import argparse
 
 from .evaluate import evaluate_command
+from .export import export_command
 from .predict import predict_command, similar_command
 from .safety import _MODEL_FILES, add_allow_pickle
 from .stream import stream_command
@@ -98,6 +99,7 @@ def build_parser():
     similar.add_argument("--quiet", action="store_true")
     similar.set_defaults(func=similar_command)
     _add_stream(sub)
+    _add_export(sub)
     return parser
 
 
@@ -132,3 +134,27 @@ def _add_stream(sub):
                              "JSON object per line")
     add_allow_pickle(stream)
     stream.set_defaults(func=stream_command)
+
+
+def _add_export(sub):
+    export = sub.add_parser(
+        "export", epilog=_MODEL_FILES,
+        help="write a saved model as one ONNX graph, from raw waveform to outputs",
+        description="Write a saved model as one ONNX graph (needs the onnx extra: pip "
+                    "install 'sk-crnn[onnx]'): float32 waveforms (batch, samples) at the "
+                    "model's sample rate in, what predict_proba / transform compute out, and "
+                    "metadata (task, classes, vocabulary, thresholds) to read them with "
+                    "sk_crnn.export's numpy helpers or any onnxruntime.")
+    export.add_argument("model")
+    export.add_argument("--out", required=True,
+                        help="the .onnx file to write; an existing file is replaced only once "
+                             "the graph is complete")
+    export.add_argument("--any-length", action="store_true",
+                        help="event detectors and transcribers: keep every frame of an input "
+                             "of any length (default: pad or crop to the fitted length, as "
+                             "the model does)")
+    export.add_argument("--opset", type=int, default=None,
+                        help="ONNX opset, 13 to 20 (default 17)")
+    add_allow_pickle(export)
+    export.add_argument("--quiet", action="store_true")
+    export.set_defaults(func=export_command)
