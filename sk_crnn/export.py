@@ -22,8 +22,7 @@ import numpy as np
 __all__ = ["decode_events", "decode_transcripts", "export_onnx", "onnx_metadata"]
 
 INSTALL_HINT = 'pip install "sk-crnn[onnx]"'
-#: The default opset: the first with the ``STFT`` operator. The TorchScript-based exporter
-#: writes opsets up to 20.
+#: The default opset. The TorchScript-based exporter writes opsets up to 20.
 DEFAULT_OPSET = 17
 OPSETS = range(13, 21)
 #: Output name of each task.
@@ -52,8 +51,9 @@ def export_onnx(model, path, *, any_length=False, opset=None, batch_size=2):
         only): it keeps every frame of an input of any length, the network run on the whole
         input's features (dynamic time axis of the outputs).
     opset : int, default=None
-        ONNX opset, 13 to 20; ``None``: 17. From 17 on, the STFT of a power-of-two ``n_fft``
-        of at least 1024 is the ``STFT`` operator, otherwise a convolution with DFT kernels.
+        ONNX opset, 13 to 20; ``None``: 17. The graph is the same at every opset: the STFT
+        of an ``n_fft`` of at least 1024 is a two-stage DFT (matrix products), of a smaller
+        one a convolution with DFT kernels, whichever onnxruntime runs faster.
     batch_size : int, default=2
         Batch size of the example traced (the graph's batch axis is dynamic).
 
@@ -132,7 +132,7 @@ def export_onnx(model, path, *, any_length=False, opset=None, batch_size=2):
     inference = est._inference_module("transform" if task == "embedder" else "predict_proba")
     graph = ExportGraph(frontend, _copy_cpu(inference, torch), keep_length=any_length,
                         log_proba=task == "transcriber",
-                        stft=stft_kind(front.n_fft, opset) if front is not None else "conv")
+                        stft=stft_kind(front.n_fft) if front is not None else "conv")
     rng = np.random.default_rng(0)
     if front is not None:
         input_name, axes = "waveform", {0: "batch", 1: "samples"}

@@ -272,9 +272,10 @@ htk, norm, scale, ref, amin, top_db, n_mfcc :
         x : torch.Tensor of shape (batch, n_samples), float32
         keep_length : bool, default=False
             Keep the input's length instead of padding or cropping it to ``n_samples``.
-        stft : {"conv", "onnx"}, default="conv"
-            A strided convolution with DFT kernels, or ``torch.stft`` (the exporter's ONNX
-            ``STFT`` of opset 17+).
+        stft : {"conv", "fft"}, default="conv"
+            A strided convolution with DFT kernels, or a two-stage DFT of three matrix
+            products (``n_fft`` with a divisor of at least 4; see
+            ``sk_crnn._onnx_graph.stft_kind``).
 
         Returns
         -------

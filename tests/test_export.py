@@ -27,7 +27,7 @@ from sk_crnn import (  # noqa: E402
     export_onnx,
 )
 from sk_crnn._inference import InferenceModule  # noqa: E402
-from sk_crnn._onnx_graph import ExportGraph, stft_kind, trace_to_onnx  # noqa: E402
+from sk_crnn._onnx_graph import ExportGraph, fft_factors, stft_kind, trace_to_onnx  # noqa: E402
 from sk_crnn.datasets import make_tone_clips, make_tone_phrases  # noqa: E402
 from sk_crnn.events import frames_to_events  # noqa: E402
 from sk_crnn.export import decode_events, decode_transcripts, onnx_metadata  # noqa: E402
@@ -309,20 +309,22 @@ def export_front(mel, path, stft, opset=17):
 
 @pytest.mark.parametrize("params, stft", [
     ({}, "conv"),
-    ({"n_fft": 1024, "hop_length": 256}, "onnx"),
+    ({"n_fft": 1024, "hop_length": 256}, "fft"),
+    ({"n_fft": 2048, "hop_length": 300, "pad_mode": "reflect"}, "fft"),  # frames by index
+    ({"n_fft": 400, "hop_length": 100, "scale": None}, "fft"),  # 20 x 20, not a power of two
     ({"n_fft": 1024, "hop_length": 256, "pad_mode": "reflect", "top_db": None}, "conv"),
     ({"n_fft": 200, "hop_length": 80, "center": False, "ref": np.max, "top_db": 40.0}, "conv"),
     ({"n_fft": 255, "pad_mode": "edge", "scale": "log"}, "conv"),
     ({"scale": None, "power": 1.0, "win_length": 200}, "conv"),
     ({"n_mfcc": 8, "normalize": "band", "pad_mode": "reflect"}, "conv"),
-    ({"n_fft": 1024, "hop_length": 200, "n_mfcc": 8, "ref": np.max, "center": False}, "onnx"),
+    ({"n_fft": 1024, "hop_length": 200, "n_mfcc": 8, "ref": np.max, "center": False}, "fft"),
 ])
 def test_exported_front_end_is_within_a_hundredth_of_a_db(tmp_path, params, stft):
     X, _ = make_tone_clips(4, sr=SR, duration=0.5, random_state=0)
     mel = MelSpectrogramTransformer(**{**MEL, **params}).fit(X)
     sess = export_front(mel, tmp_path / "front.onnx", stft)
     types = {n.op_type for n in onnx.load(str(tmp_path / "front.onnx")).graph.node}
-    assert ("STFT" in types) == (stft == "onnx") and ("Conv" in types) == (stft == "conv")
+    assert ("Conv" in types) == (stft == "conv") and ("MatMul" in types)
     n = mel.n_samples_
     for waves in (X, X[:1, : n * 3 // 4], np.concatenate([X, X[:, ::-1]], axis=1)[:3]):
         with warnings.catch_warnings():
@@ -340,10 +342,12 @@ def test_exported_front_end_is_within_a_hundredth_of_a_db(tmp_path, params, stft
             np.testing.assert_allclose(out, ref, atol=1e-3, rtol=0)
 
 
-def test_stft_operator_only_where_it_is_faster_and_exact():
-    assert stft_kind(2048, 17) == stft_kind(1024, 18) == "onnx"
-    assert stft_kind(2048, 16) == "conv"  # no STFT operator before opset 17
-    assert stft_kind(512, 17) == stft_kind(400, 17) == stft_kind(1000, 20) == "conv"
+def test_two_stage_dft_only_where_it_is_faster():
+    assert stft_kind(2048) == stft_kind(1024) == stft_kind(1200) == "fft"
+    assert stft_kind(512) == stft_kind(400) == stft_kind(256) == "conv"
+    assert stft_kind(1031) == stft_kind(2 * 1031) == "conv"  # a prime, twice a prime
+    assert fft_factors(2048) == (32, 64) and fft_factors(400) == (20, 20)
+    assert fft_factors(1031) is None
 
 
 # -- errors ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from ..transformers import MelSpectrogramTransformer
 from ._frontend import StreamingFrontEnd, check_streamable_frontend
 from ._network import CausalSteps
 from ._outputs import FrameProbabilities, NewText, RunningProbabilities
+from ._samples import check_chunk
 
 #: estimator class -> (task, the network class it streams)
 _TASKS = ((CRNNEventDetector, "detect", FrameCRNN), (CRNNTranscriber, "transcribe", SequenceCRNN),
@@ -282,30 +283,7 @@ def _network(estimator, name):
 
 def _check_chunk(chunk, device):
     """A chunk of samples as a 1-D float32 tensor on ``device``, or a clear error."""
-    if isinstance(chunk, torch.Tensor):
-        chunk = chunk.detach().cpu().numpy()
-    samples = np.asarray(chunk)
-    if samples.dtype.kind in "iub":
-        raise TypeError(
-            f"The chunk holds {samples.dtype} samples; Stream takes float samples in [-1, 1]. "
-            "Convert integer PCM first, for example chunk.astype(np.float32) / 32768 for "
-            "int16.")
-    if samples.dtype.kind != "f":
-        raise TypeError(f"The chunk must be an array of float samples; got dtype "
-                        f"{samples.dtype}.")
-    if samples.ndim != 1:
-        raise ValueError(
-            f"A chunk is 1-D, mono samples of shape (n_samples,); got shape {samples.shape}. "
-            "Mix the channels first, for example chunk.mean(axis=1) for (n_samples, "
-            "n_channels).")
-    given, samples = samples, samples.astype(np.float32, copy=False)
-    if not np.isfinite(samples).all():
-        bad = int(np.flatnonzero(~np.isfinite(samples))[0])
-        raise ValueError(
-            f"The chunk holds NaN or infinite samples, or samples beyond the float32 range "
-            f"(the first at index {bad}: {given[bad]!r}); clean the audio before streaming "
-            "it.")
-    return torch.from_numpy(np.ascontiguousarray(samples)).to(device)
+    return torch.from_numpy(np.ascontiguousarray(check_chunk(chunk, "Stream"))).to(device)
 
 
 Stream.__module__ = "sk_crnn.streaming"  # its public path
