@@ -16,6 +16,16 @@ __all__ = ["AugmentedCollate", "BatchAugment", "MixedClasses", "mask_bands", "mi
 _WEIGHT_KEY = "sample_weight"
 
 
+def _host_to(a, device):
+    """The numpy array ``a`` as a tensor on ``device``. To a GPU it goes through pinned
+    memory without waiting: a copy from pageable memory would wait for the GPU to finish
+    all queued work, once per batch."""
+    tensor = torch.as_tensor(np.asarray(a))
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def _per_clip_mean(X):
     """Mean of each clip over its mel bands and frames, shaped to broadcast against ``X``."""
     return X.mean(dim=(-2, -1), keepdim=True)
@@ -51,8 +61,8 @@ def mask_bands(X, *, max_width, n_masks, axis, rng):
     for _ in range(n_masks):
         width = np.minimum(rng.integers(0, max_width + 1, size=n_clips), size)
         start = (rng.random(n_clips) * (size - width + 1)).astype(np.int64)
-        start = torch.as_tensor(start, device=X.device)[:, None]
-        stop = start + torch.as_tensor(width, device=X.device)[:, None]
+        start = _host_to(start, X.device)[:, None]
+        stop = start + _host_to(width, X.device)[:, None]
         masked |= (positions >= start) & (positions < stop)
     shape = [n_clips] + [1] * (X.dim() - 1)
     shape[axis] = size
@@ -81,7 +91,7 @@ def roll_frames(A, shifts, *, axis=-1):
     """
     axis = axis % A.dim()
     n, size = A.shape[0], A.shape[axis]
-    shifts = torch.as_tensor(np.asarray(shifts), device=A.device)
+    shifts = _host_to(shifts, A.device)
     steps = torch.arange(size, device=A.device)
     source = (steps[None, :] - shifts[:, None]) % size  # (batch, size)
     view = [n] + [1] * (A.dim() - 1)
@@ -133,7 +143,7 @@ def mixup_batch(X, *, alpha, rng):
         Mixing weight, one for the whole batch.
     """
     lam = float(rng.beta(alpha, alpha))
-    perm = torch.as_tensor(rng.permutation(X.shape[0]), device=X.device)
+    perm = _host_to(rng.permutation(X.shape[0]), X.device)
     return lam * X + (1.0 - lam) * X[perm], perm, lam
 
 

@@ -24,7 +24,7 @@ from ._embedding import Embeddings
 from ._fit_loop import TrainingLoop
 from ._inference import EmbeddingOutputs, InferenceModule
 from ._inputs import check_spectrograms
-from ._parallel import worker_thread_limit
+from ._parallel import use_worker_gpu, worker_thread_limit
 from ._sample_weight import SampleWeighting
 from ._training import NET_PARAMETERS, seeded
 from ._validation import (
@@ -271,7 +271,9 @@ class SpectrogramNet(SampleWeighting, TrainingLoop, Embeddings, NeuralNet):
 
     def _train(self, X, y, *, reset, classes, route, fit_params):
         """Check, (re)initialize when ``reset``, and train; seeded, device resolved once,
-        torch's threads capped inside a Dask worker. A KeyboardInterrupt (Ctrl-C) ends the
+        torch's threads capped inside a Dask worker, and a new network of ``device="cuda"``
+        in a parallel worker put on the worker's own GPU when several are visible
+        (:func:`~sk_crnn._parallel.use_worker_gpu`). A KeyboardInterrupt (Ctrl-C) ends the
         training as in skorch, with a warning and ``interrupted_epoch_`` set."""
         self.__dict__.pop("interrupted_epoch_", None)
         weights = self._pop_sample_weight(fit_params, route, X)
@@ -283,6 +285,8 @@ class SpectrogramNet(SampleWeighting, TrainingLoop, Embeddings, NeuralNet):
         X, y, weights, kept = self._weighted_clips(X, y, weights, route)
         if _SKORCH_ROUTES:
             fit_params = {"_routing_method": route, **fit_params}
+        if reset:  # a warm start stays where its weights are
+            use_worker_gpu(device)
         with self._fitting(device), worker_thread_limit():
             if reset:
                 self.initialize()

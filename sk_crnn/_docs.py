@@ -28,6 +28,9 @@ COMMON_PARAMS_DOC = """
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. A net fitted on a GPU loads (``pickle`` or
         ``joblib``) and predicts on a machine without one, with its device set to ``"cpu"``.
         On CUDA the training (and validation) data is moved to the device once per fit.
+        With ``"cuda"`` and several visible GPUs, each parallel worker (loky or Dask, for
+        example of ``GridSearchCV(n_jobs=k)``) fits on its own GPU, round-robin by worker
+        number; ``"cuda:N"`` always uses GPU N.
     validation_fraction : float in (0, 1) or None, default=None
         Share of the data given to ``fit`` held out to compute ``valid_loss`` (and, for the
         classifier, ``valid_acc``) after each epoch; stratified by class for 1-D class labels
@@ -75,7 +78,7 @@ COMMON_PARAMS_DOC = """
         Numeric precision of the forward pass. ``"bf16"`` runs it under bfloat16 autocast (on
         CUDA, or on CPUs with bfloat16 support; elsewhere it is slower); ``"16-mixed"`` uses
         float16 autocast with gradient scaling and needs ``device="cuda"``. Outputs are
-        float32.
+        float32; on a GPU the recurrent layer runs in float32 under either.
     compile : bool, default=False
         Compile the module with ``torch.compile`` (skorch's option; arguments go in
         ``compile__<name>``). Faster epochs on a GPU after a compilation time of seconds to

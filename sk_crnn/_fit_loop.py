@@ -1,8 +1,9 @@
 """The training loop of the CRNN estimators' base, on skorch's extension points: the
 validation split, the callbacks of the training options, augmentation in the training
-loader's collate step, the precision's train-step strategy, the check of the loss, the
-callbacks that need validation data and the record of an interrupted fit (a mixin of
-``SpectrogramNet``)."""
+loader's collate step, batches gathered one batch at a time, the epoch loop that records
+the batch losses with one device sync per epoch, the precision's train-step strategy, the
+check of the loss, the callbacks that need validation data and the record of an
+interrupted fit (a mixin of ``SpectrogramNet``)."""
 
 import math
 import os
@@ -10,11 +11,39 @@ import sys
 import warnings
 
 import numpy as np
-from skorch.callbacks import EarlyStopping, ProgressBar
-from skorch.dataset import ValidSplit
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring, LRScheduler, ProgressBar
+from skorch.dataset import ValidSplit, get_len
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.utils.data import default_convert
 
 from ._augment import AugmentedCollate, BatchAugment
+from ._batches import array_batches
 from ._training import OWNED_CALLBACK_ARGS, check_validation_split, draw_seed, training_callbacks
+
+
+def _read_losses(losses):
+    """The values of the scalar tensors ``losses`` as floats, read off their device at once
+    (one synchronisation) when they share a dtype, device and shape."""
+    if len({(v.dtype, v.device, v.shape) for v in losses}) == 1:
+        return torch.stack(losses).tolist()
+    return [v.item() for v in losses]
+
+
+def _reads_batch_losses(callback):
+    """Whether ``callback`` may read the batch losses of the history during the epoch (in
+    ``on_batch_end``): all but skorch's no-op, ``EpochScoring`` (caches predictions) and
+    ``LRScheduler`` (steps; reads the history only for ``ReduceLROnPlateau`` every batch)."""
+    on_batch_end = type(callback).on_batch_end
+    if on_batch_end in (Callback.on_batch_end, EpochScoring.on_batch_end):
+        return False
+    if on_batch_end is LRScheduler.on_batch_end:
+        policy = getattr(callback, "policy", None)
+        return callback.step_every == "batch" and (
+            policy in (ReduceLROnPlateau, "ReduceLROnPlateau")
+            or isinstance(getattr(callback, "lr_scheduler_", None), ReduceLROnPlateau))
+    return True
 
 
 class TrainingLoop:
@@ -44,6 +73,27 @@ class TrainingLoop:
         if prefix == "iterator_train" and augment is not None:
             params["collate_fn"] = AugmentedCollate(augment, params.get("collate_fn"))
         return params
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's data loader, or for in-memory arrays (numpy, or tensors on the device)
+        one that gathers each batch at once instead of clip by clip (the same batches, see
+        ``_batches``); the augmentation of the training batches stays in its collate step.
+        Loader arguments it does not reproduce (``num_workers``, ``sampler``, a
+        ``collate_fn`` of the user's, ...) or another iterator class keep skorch's."""
+        kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
+        iterator = self.iterator_train if training else self.iterator_valid
+        collate = kwargs.pop("collate_fn", None)
+        if isinstance(collate, AugmentedCollate) and collate.collate_fn is None:
+            # the batches come stacked: only numpy arrays to convert
+            collate = AugmentedCollate(collate.augment, default_convert, collate.prepare)
+        if iterator is torch.utils.data.DataLoader and (
+                collate is None or getattr(collate, "collate_fn", None) is default_convert):
+            size = kwargs.get("batch_size", self.batch_size)
+            kwargs["batch_size"] = len(dataset) if size == -1 else size
+            loader = array_batches(dataset, kwargs, collate) if len(dataset) else None
+            if loader is not None:
+                return loader
+        return super().get_iterator(dataset, training=training)
 
     # -- the validation split -----------------------------------------------------------------
     def get_split_datasets(self, X, y=None, **fit_params):
@@ -101,26 +151,77 @@ class TrainingLoop:
 
     # -- the training step --------------------------------------------------------------------
     def train_step(self, batch, **fit_params):
-        """skorch's training step (or the precision's strategy: gradient-scaled for
-        precision='16-mixed'), stopping with a clear error when the loss is not finite: the
-        weights are not usable after that step, so the net records why in
-        ``training_failed_`` and refuses to predict."""
+        """skorch's training step, or the precision's strategy (gradient-scaled for
+        precision='16-mixed'). The loss is checked in :meth:`run_single_epoch`."""
         scaled = getattr(self, "_scaled_step", None)
         if scaled is None:
-            step = super().train_step(batch, **fit_params)
-        else:
-            optimizers = [getattr(self, name + "_") for name in self._optimizers]
-            step = scaled(self, optimizers, batch, **fit_params)
-        loss = step["loss"].item()
-        if not math.isfinite(loss):
-            epoch = len(self.history)
-            n_batch = len(self.history[-1]["batches"]) if epoch else 0
-            self.training_failed_ = f"its training loss became {loss} at epoch {epoch}"
-            raise FloatingPointError(
-                f"Training loss became {loss} at epoch {epoch}, batch {n_batch}; lower lr "
-                f"(currently {self.lr}) or check the input scaling (for example standardise "
-                "the spectrograms) and the targets.")
-        return step
+            return super().train_step(batch, **fit_params)
+        optimizers = [getattr(self, name + "_") for name in self._optimizers]
+        return scaled(self, optimizers, batch, **fit_params)
+
+    def _set_training(self, training=True):
+        """skorch's switch of the modules' train/eval mode, which it asks for every batch,
+        skipped for a module already in that mode throughout (none of whose submodules
+        overrides ``train``)."""
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and any(
+                    m.training != training or type(m).train is not torch.nn.Module.train
+                    for m in module.modules()):
+                module.train(training)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's loop over the batches of one epoch, recording each batch's loss and size
+        in the history and notifying the callbacks as skorch does, but reading the losses
+        off the device once, after the last batch, instead of once per batch (each read waits
+        for the GPU to finish the batch), unless a callback reads them during the epoch.
+
+        The training loss of every batch is checked: when it is not finite the weights are not
+        usable, so the net records why in ``training_failed_``, refuses to predict and stops
+        with a ``FloatingPointError`` naming the first such batch.
+        """
+        if iterator is None:
+            return
+        deferred = type(self).on_batch_end is NeuralNet.on_batch_end and not any(
+            _reads_batch_losses(cb) for _, cb in self.callbacks_)
+        key, entries, losses, count = prefix + "_loss", [], [], 0
+        try:
+            for batch in iterator:
+                self.notify("on_batch_begin", batch=batch, training=training)
+                step = step_fn(batch, **fit_params)
+                count += 1
+                entry = self.history[-1]["batches"][-1]
+                if deferred:  # a placeholder keeps skorch's order of the keys
+                    entry[key] = None
+                    losses.append(step["loss"].detach())
+                    entries.append(entry)
+                else:
+                    entry[key] = step["loss"].item()
+                    if training:
+                        self._check_losses([entry[key]], first_batch=count)
+                size = get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch)
+                self.history.record_batch(prefix + "_batch_size", size)
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+        finally:  # an interrupted epoch keeps the losses of its batches too
+            values = _read_losses(losses)
+            for entry, value in zip(entries, values):
+                entry[key] = value
+        if training and values:
+            self._check_losses(values, first_batch=1)
+        self.history.record(prefix + "_batch_count", count)
+
+    def _check_losses(self, losses, first_batch):
+        """Stop with a clear error at the first loss of ``losses`` (training batches
+        ``first_batch``, ``first_batch + 1``, ... of this epoch) that is not finite."""
+        bad = next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
+        if bad is None:
+            return
+        loss, epoch, n_batch = losses[bad], len(self.history), first_batch + bad
+        self.training_failed_ = f"its training loss became {loss} at epoch {epoch}"
+        raise FloatingPointError(
+            f"Training loss became {loss} at epoch {epoch}, batch {n_batch}; lower lr "
+            f"(currently {self.lr}) or check the input scaling (for example standardise "
+            "the spectrograms) and the targets.")
 
     def fit_loop(self, X, y=None, epochs=None, **kwargs):
         """skorch's fit loop, recording a KeyboardInterrupt (not one of skorch's

@@ -64,8 +64,12 @@ _WEIGHT_KEY = "sample_weight"  # as _augment.AugmentedCollate names it
 def weighted_dataset(X, y, sample_weight):
     """skorch's ``Dataset`` whose items carry the clip's weight with its input:
     ``({"X": Xi, "sample_weight": wi}, yi)`` (skorch's callbacks need ``(X, y)`` items whose
-    ``y`` is the target)."""
-    return Dataset({"X": X, _WEIGHT_KEY: np.asarray(sample_weight, dtype=np.float32)}, y)
+    ``y`` is the target). The weights are a tensor on the device of ``X`` when it is a
+    tensor (on the GPU they are gathered with the batch, with no copy per batch)."""
+    weights = np.asarray(sample_weight, dtype=np.float32)
+    if isinstance(X, torch.Tensor):
+        weights = torch.as_tensor(weights, device=X.device)
+    return Dataset({"X": X, _WEIGHT_KEY: weights}, y)
 
 
 def weighted_loss(per_sample, weights):

@@ -426,6 +426,13 @@ class CRNN(nn.Module):
         h = self.conv(X.contiguous(memory_format=torch.channels_last))  # (batch, C, F', T')
         b, c, f, t = h.shape
         h = h.permute(0, 3, 1, 2).reshape(b, t, c * f)  # time stays the sequence axis
+        if h.is_cuda and torch.is_autocast_enabled():
+            # float32 recurrence on a GPU under autocast: torch's autocast runs cuDNN's
+            # GRU/LSTM in float16 whatever its dtype (bfloat16 too), casting and re-packing
+            # the weights on every call
+            with torch.autocast("cuda", enabled=False):
+                out, _ = self.rnn(h.float())
+            return out
         out, _ = self.rnn(h)
         return out
 

@@ -10,6 +10,7 @@ from skorch.exceptions import DeviceWarning
 from tqdm.auto import tqdm
 
 from ._frontend_params import PARAMETERS
+from ._gpu_features import compute_batched, runs_batched
 from ._inputs import PEAK_LIMIT, check_waveforms
 from ._validation import (
     Interval,
@@ -87,7 +88,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         with a ``skorch.exceptions.DeviceWarning``, as the skorch network does; ``fit`` with a
         CUDA device there is a ``ValueError``.
     batch_size : int, default=64
-        Clips transformed per chunk; bounds the temporary memory.
+        Clips transformed per chunk on the CPU; bounds the temporary memory. On a CUDA
+        device the chunk is sized from the clip length and the free device memory instead.
     dtype : {"float32", "float64", "float16"}, default="float32"
         Data type of the output.
     progress_bar : bool, default=False
@@ -329,6 +331,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         (``fit`` learns them from unnormalised features, also when refitting)."""
         n_clips = X.shape[0] if isinstance(X, np.ndarray) else len(X)
         out = np.empty((n_clips, self.n_bands_, self.n_frames_), dtype=dtype)
+        if runs_batched(plan.device):  # CUDA: whole-chunk kernels, overlapped copies
+            return compute_batched(self, X, out, plan, normalize)
         n = self.n_samples_
         fixed = isinstance(X, np.ndarray) and X.shape[1] == n
         normalize = normalize and plan.band_mean is not None

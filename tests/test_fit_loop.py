@@ -153,3 +153,78 @@ def test_the_transcriber_trims_its_batches_before_augmenting():
     collate = collates[0]  # one collate step: stack, cut (prepare), then mask
     assert isinstance(collate, AugmentedCollate) and collate.prepare is not None
     assert collate.augment.time_mask == 3
+
+
+# -- per-batch overhead: batches gathered at once, losses read once per epoch -------------------
+def _fit_record(make):
+    torch.manual_seed(7)
+    est = make()
+    return (est.predict_proba(np.random.RandomState(1).randn(6, 8, 12).astype("float32")),
+            [{k: b[k] for k in b} for h in est.history for b in h["batches"]],
+            torch.rand(4))  # where the fit and predict left torch's global RNG
+
+
+@pytest.mark.parametrize("params", [
+    dict(**AUGMENT, validation_fraction=0.25),  # shuffled, augmented, validation subset
+    dict(iterator_train__drop_last=True, batch_size=5, lr_schedule="onecycle"),
+    dict(batch_size=-1, mixup=0.0),
+])
+def test_gathered_batches_train_exactly_as_skorchs_loader(data, params):
+    X, y = data
+    weights = np.linspace(0, 2, len(y))  # clip 0 left out: the fit data is a subset
+    fetched = []
+
+    class Spy(CRNNClassifier):
+        def get_iterator(self, dataset, training=False):
+            loader = super().get_iterator(dataset, training=training)
+            fetched.append(loader.batch_size is None)  # None: whole batches, one fetch each
+            return loader
+
+    kwargs = {**TINY, "random_state": 0, **params}
+    gathered = _fit_record(lambda: Spy(**kwargs).fit(X, y, sample_weight=weights))
+    assert fetched and all(fetched)
+    # any loader argument of the user's keeps skorch's DataLoader (clip by clip)
+    fetched.clear()
+    skorchs = _fit_record(lambda: Spy(**kwargs, iterator_train__num_workers=0,
+                                      iterator_valid__num_workers=0).fit(
+        X, y, sample_weight=weights))
+    assert fetched and not any(fetched)
+    assert_array_equal(gathered[0], skorchs[0])
+    assert gathered[1] == skorchs[1]  # the same losses and sizes of every batch, keys in order
+    assert_array_equal(gathered[2], skorchs[2])
+
+
+def test_batch_losses_are_read_off_the_device_once_per_epoch(data, monkeypatch):
+    from skorch.callbacks import Callback
+
+    class ReadsBatchLosses(Callback):  # a callback that reads each batch's loss as it ends
+        def on_batch_end(self, net, **kwargs):
+            seen.append(net.history[-1, "batches", -1, "train_loss"] if kwargs["training"]
+                        else None)
+
+    X, y = data
+    reads = []
+    item = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: reads.append(1) or item(t))
+    kwargs = dict(**TINY, validation_fraction=0.25, random_state=0)
+    once = CRNNClassifier(**kwargs).fit(X, y)
+    n_once, reads[:] = len(reads), []
+    seen = []
+    each = CRNNClassifier(**kwargs, callbacks=[ReadsBatchLosses()]).fit(X, y)
+    n_batches = sum(len(h["batches"]) for h in each.history)  # training and validation
+    assert len(reads) - n_once == n_batches  # one read per batch less without such a callback
+    assert len(seen) == n_batches and all(isinstance(v, float) for v in seen if v is not None)
+    assert once.history[:, "batches"] == each.history[:, "batches"]
+    assert all(isinstance(b["train_loss"], float) for b in once.history[-1]["batches"]
+               if "train_loss" in b)
+
+
+@pytest.mark.parametrize("progress_bar", [False, True])  # losses read per epoch or per batch
+def test_a_non_finite_loss_names_its_batch(data, progress_bar, capsys):
+    X, y = data
+    clf = CRNNClassifier(**{**TINY, "batch_size": 4}, lr=1e30, progress_bar=progress_bar)
+    with pytest.raises(FloatingPointError, match=r"became (nan|inf) at epoch 1, batch 2;"):
+        clf.fit(X * 1e15, y)
+    losses = [b["train_loss"] for b in clf.history[-1]["batches"]]
+    assert np.isfinite(losses[0]) and not np.isfinite(losses[1])
+    assert clf.training_failed_.startswith("its training loss became")
