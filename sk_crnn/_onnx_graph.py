@@ -240,8 +240,10 @@ class ExportGraph(torch.nn.Module):
         return self.inference(x)
 
 
-def trace_to_onnx(graph, example, path, *, input_name, output_name, dynamic_axes, opset):
-    """Trace ``graph`` on ``example`` and write the ONNX file (TorchScript-based exporter)."""
+def trace_to_onnx(graph, example, path, *, input_names, output_names, dynamic_axes, opset):
+    """Trace ``graph`` on the tensors of the tuple ``example`` and write the ONNX file
+    (TorchScript-based exporter), its inputs and outputs named by the lists ``input_names``
+    and ``output_names``."""
     graph.eval()
     with warnings.catch_warnings():
         # the exporter's deprecation notice, and the tracer's notes on the shape checks of
@@ -255,6 +257,6 @@ def trace_to_onnx(graph, example, path, *, input_name, output_name, dynamic_axes
         legacy = ({"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters
                   else {})
         with torch.no_grad():
-            torch.onnx.export(graph, (example,), path, input_names=[input_name],
-                              output_names=[output_name], dynamic_axes=dynamic_axes,
+            torch.onnx.export(graph, tuple(example), path, input_names=list(input_names),
+                              output_names=list(output_names), dynamic_axes=dynamic_axes,
                               opset_version=opset, do_constant_folding=True, **legacy)

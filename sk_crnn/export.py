@@ -109,10 +109,7 @@ def export_onnx(model, path, *, any_length=False, opset=None, batch_size=2):
             f"time axis; a {type(est).__name__} gives one output per clip of the fitted "
             "length. Use any_length=False (the default): the graph pads or crops every input "
             "to the fitted length, as the pipeline does.")
-    opset = DEFAULT_OPSET if opset is None else opset
-    if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) or opset not in OPSETS:
-        raise ValueError(f"opset must be an int from {OPSETS[0]} to {OPSETS[-1]}; got "
-                         f"{opset!r}. Leave it at None for {DEFAULT_OPSET}.")
+    opset = _check_opset(opset)
     if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
             or batch_size < 1):
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
@@ -146,7 +143,7 @@ def export_onnx(model, path, *, any_length=False, opset=None, batch_size=2):
     out_axes = {0: "batch", 1: "frames" if task == "detector" else "steps"} if any_length \
         else {0: "batch"}
     path = os.fspath(path)
-    trace_to_onnx(graph, example, path, input_name=input_name, output_name=output_name,
+    trace_to_onnx(graph, (example,), path, input_names=[input_name], output_names=[output_name],
                   dynamic_axes={input_name: axes, output_name: out_axes}, opset=opset)
     proto = onnx.load(path)
     meta = _metadata(front, est, task, input_name, output_name, any_length)
@@ -248,6 +245,16 @@ def decode_transcripts(log_proba, metadata):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _check_opset(opset):
+    """``opset``, or :data:`DEFAULT_OPSET` for None; anything but an int of :data:`OPSETS`
+    is a ValueError."""
+    opset = DEFAULT_OPSET if opset is None else opset
+    if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) or opset not in OPSETS:
+        raise ValueError(f"opset must be an int from {OPSETS[0]} to {OPSETS[-1]}; got "
+                         f"{opset!r}. Leave it at None for {DEFAULT_OPSET}.")
+    return int(opset)
+
+
 def _require_exporter():
     """torch and onnx, or an ImportError saying what to install."""
     try:

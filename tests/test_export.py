@@ -301,8 +301,9 @@ def test_metadata_says_how_to_read_the_outputs(clips, tmp_path):
 def export_front(mel, path, stft, opset=17):
     graph = ExportGraph(mel._frontend_module(), InferenceModule(torch.nn.Identity()),
                         keep_length=False, log_proba=False, stft=stft)
-    trace_to_onnx(graph, torch.randn(2, mel.n_samples_) * 0.1, str(path), input_name="waveform",
-                  output_name="features", dynamic_axes={"waveform": {0: "b", 1: "n"}},
+    trace_to_onnx(graph, (torch.randn(2, mel.n_samples_) * 0.1,), str(path),
+                  input_names=["waveform"], output_names=["features"],
+                  dynamic_axes={"waveform": {0: "b", 1: "n"}},
                   opset=opset)
     return session(path)
 

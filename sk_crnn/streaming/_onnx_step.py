@@ -19,7 +19,6 @@ regressor the clip pooling over the steps so far (the running state of
 import copy
 import json
 import math
-import numbers
 import os
 
 import numpy as np
@@ -208,7 +207,8 @@ def export_onnx_step(pipeline, path, *, opset=None):
     sk_crnn.streaming.OnnxStream : Runs the graph on a stream (an example there).
     sk_crnn.export_onnx : The whole-clip graph.
     """
-    from ..export import DEFAULT_OPSET, OPSETS, _require_exporter
+    from .._onnx_graph import trace_to_onnx
+    from ..export import _check_opset, _require_exporter
     from ._frontend import check_streamable_frontend
     from ._stream import _network, _steps
 
@@ -216,10 +216,7 @@ def export_onnx_step(pipeline, path, *, opset=None):
     (tr_name, transformer), (est_name, estimator) = _steps(pipeline)
     check_streamable_frontend(transformer, tr_name)
     task, network = _network(estimator, est_name)
-    opset = DEFAULT_OPSET if opset is None else opset
-    if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) or opset not in OPSETS:
-        raise ValueError(f"opset must be an int from {OPSETS[0]} to {OPSETS[-1]}; got "
-                         f"{opset!r}. Leave it at None for {DEFAULT_OPSET}.")
+    opset = _check_opset(opset)
     graph = _step_graph(transformer, estimator, network, task, opset)
     names = graph.state_names()
     example = _example(graph, transformer, batch=2)
@@ -235,8 +232,9 @@ def export_onnx_step(pipeline, path, *, opset=None):
         axis = entry["shape"].index("batch")
         axes[entry["name"]] = axes[entry["output"]] = {axis: "batch"}
     path = os.fspath(path)
-    _trace(graph, example, path, inputs=[SAMPLES, *(s["name"] for s in states)],
-           outputs=[output, *(s["output"] for s in states)], dynamic_axes=axes, opset=opset)
+    trace_to_onnx(graph, example, path, input_names=[SAMPLES, *(s["name"] for s in states)],
+                  output_names=[output, *(s["output"] for s in states)], dynamic_axes=axes,
+                  opset=opset)
     proto = onnx.load(path)
     _declare_state_shapes(proto, states)
     for key, value in _metadata(transformer, estimator, task, network, states).items():
@@ -314,26 +312,6 @@ def _declare_state_shapes(proto, states):
                     dim.dim_param = "batch"
                 else:
                     dim.dim_value = size
-
-
-def _trace(graph, example, path, *, inputs, outputs, dynamic_axes, opset):
-    """Trace ``graph`` and write it with the TorchScript-based exporter, as
-    ``sk_crnn._onnx_graph.trace_to_onnx`` does for the offline graph (several inputs and
-    outputs here)."""
-    import inspect
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
-        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
-        legacy = ({"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters
-                  else {})
-        with torch.no_grad():
-            torch.onnx.export(graph, example, path, input_names=inputs, output_names=outputs,
-                              dynamic_axes=dynamic_axes, opset_version=opset,
-                              do_constant_folding=True, **legacy)
 
 
 def _metadata(transformer, estimator, task, network, states):
